@@ -1,0 +1,36 @@
+# The two commands a newcomer needs:
+#   make run    set up, seed demo data and run the console on the embedded defaults
+#   make test   set up and run the whole test suite
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test setup browser lint pytest
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=python3)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py merge_orders
+	$(PY) manage.py run_console
+
+# Browser tests drive Debian's Chromium; install it once when it is missing (needs root or sudo).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+pytest: setup
+	$(VENV)/bin/pytest
+
+test: setup browser lint pytest

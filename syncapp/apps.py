@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SyncappConfig(AppConfig):
+    name = "syncapp"
+    verbose_name = "orderops"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the configuration checks (Django system checks run them at startup).
+        from syncapp import checks  # noqa: F401

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from syncapp.models.console import AuditEntry, ConsoleSettings, LoginFailure, StepTick, Walkthrough
+from syncapp.models.orders import ActionType, FactOrderList, OrderLine, StagedOrder, SyncState
+from syncapp.models.sync import (
+    ApiCall,
+    BoardChange,
+    BoardGroup,
+    Environment,
+    ItemLink,
+    RowResult,
+    SubitemLink,
+    SyncRun,
+)
+
+__all__ = [
+    "ActionType",
+    "ApiCall",
+    "AuditEntry",
+    "BoardChange",
+    "BoardGroup",
+    "ConsoleSettings",
+    "Environment",
+    "FactOrderList",
+    "ItemLink",
+    "LoginFailure",
+    "OrderLine",
+    "RowResult",
+    "StagedOrder",
+    "StepTick",
+    "SubitemLink",
+    "SyncRun",
+    "SyncState",
+    "Walkthrough",
+]
