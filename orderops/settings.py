@@ -25,16 +25,21 @@ def _required_in_production(name: str, hint: str) -> str | None:
     if DEBUG or env.str(name, default=""):
         return env.str(name, default="") or None
     raise ImproperlyConfigured(
-        f"{name} is not set. Production mode (DJANGO_DEBUG=false) needs it: {hint} "
-        "See .env.example."
+        f"{name} is not set. Production mode (DJANGO_DEBUG=false) needs it: {hint} See .env.example."
     )
 
 
-SECRET_KEY = _required_in_production(
-    "SECRET_KEY", "set SECRET_KEY to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
-) or "orderops-embedded-development-key-not-for-production-use-0123456789"
+SECRET_KEY = (
+    _required_in_production(
+        "SECRET_KEY",
+        "set SECRET_KEY to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(50))').",
+    )
+    or "orderops-embedded-development-key-not-for-production-use-0123456789"
+)
 _required_in_production("ALLOWED_HOSTS", "set ALLOWED_HOSTS to the console's host names, comma separated.")
-_required_in_production("DATABASE_URL", "set DATABASE_URL, e.g. mssql://user:pass@host:1433/ORDERS?python_driver=mssql_python.")
+_required_in_production(
+    "DATABASE_URL", "set DATABASE_URL, e.g. mssql://user:pass@host:1433/ORDERS?python_driver=mssql_python."
+)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -102,9 +107,7 @@ elif _db["ENGINE"] == "mssql":
 # FACT_ORDER_LIST, swp_ORDER_LIST_SYNC and ORDER_LIST_LINES belong to the production SQL Server:
 # orderops must never create, alter or drop them there. Locally (SQLite, PostgreSQL) a migration
 # creates them from configs/order_list_columns.tsv.
-ORDEROPS_MANAGE_ORDER_TABLES = env.bool(
-    "ORDEROPS_MANAGE_ORDER_TABLES", default=_db["ENGINE"] != "mssql"
-)
+ORDEROPS_MANAGE_ORDER_TABLES = env.bool("ORDEROPS_MANAGE_ORDER_TABLES", default=_db["ENGINE"] != "mssql")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

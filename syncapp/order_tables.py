@@ -157,7 +157,9 @@ def discover_size_columns(table: str = FACT_TABLE, using: str = "default") -> li
             "be found. Check that the table has the production layout (python manage.py preflight)."
         ) from missing
     if end <= start:
-        raise OrderTableError(f"{table}: {SIZES_BEFORE!r} comes before {SIZES_AFTER!r}; the layout is not production's.")
+        raise OrderTableError(
+            f"{table}: {SIZES_BEFORE!r} comes before {SIZES_AFTER!r}; the layout is not production's."
+        )
     return names[start + 1 : end]
 
 

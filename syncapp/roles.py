@@ -6,8 +6,18 @@ OPS, ADMIN, TRAINER = "Ops", "Admin", "Trainer"
 
 # codename lists per role; "app_label.codename" is what views check.
 _READ = [
-    "view_console", "view_syncrun", "view_rowresult", "view_itemlink", "view_subitemlink", "view_boardgroup",
-    "view_boardchange", "view_apicall", "view_auditentry", "view_factorderlist", "view_stagedorder", "view_orderline",
+    "view_console",
+    "view_syncrun",
+    "view_rowresult",
+    "view_itemlink",
+    "view_subitemlink",
+    "view_boardgroup",
+    "view_boardchange",
+    "view_apicall",
+    "view_auditentry",
+    "view_factorderlist",
+    "view_stagedorder",
+    "view_orderline",
 ]
 ROLE_PERMISSIONS = {
     TRAINER: [*_READ, "walk_runbooks"],

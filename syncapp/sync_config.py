@@ -22,7 +22,17 @@ TOKEN_SETTINGS = ("MONDAY_API_TOKEN_DEVELOPMENT", "MONDAY_API_TOKEN_PRODUCTION")
 # monday column types orderops may write, and which SQL source types may go to each. A DATE goes
 # to a date column and nowhere else; text never goes to a numbers column (monday rejects it).
 READ_ONLY_TYPES = frozenset(
-    {"name", "subtasks", "mirror", "formula", "item_id", "last_updated", "board_relation", "creation_log", "auto_number"}
+    {
+        "name",
+        "subtasks",
+        "mirror",
+        "formula",
+        "item_id",
+        "last_updated",
+        "board_relation",
+        "creation_log",
+        "auto_number",
+    }
 )
 _TEXTUAL = {"NVARCHAR", "VARCHAR", "CHAR", "NCHAR"}
 _NUMERIC = {"DECIMAL", "INT", "SMALLINT", "BIGINT"}
@@ -264,10 +274,13 @@ class _Reader:
         sync = self.read_sync()
         outcome = self.table(self.raw, "outcome", "outcome")
         success = self.value(outcome, "success_at_least", "outcome.success_at_least", (int, float), 95.0)
-        attention = self.value(outcome, "needs_attention_at_least", "outcome.needs_attention_at_least", (int, float), 80.0)
+        attention = self.value(
+            outcome, "needs_attention_at_least", "outcome.needs_attention_at_least", (int, float), 80.0
+        )
         if not 0 <= attention <= success <= 100:
             self.problem(
-                "outcome", f"thresholds {success} / {attention} are out of order",
+                "outcome",
+                f"thresholds {success} / {attention} are out of order",
                 "use 0 <= needs_attention_at_least <= success_at_least <= 100",
             )
         merge = self.raw.get("merge", {})
@@ -293,7 +306,8 @@ class _Reader:
         for name in tables:
             if name not in ENVIRONMENTS:
                 self.problem(
-                    f"environments.{name}", f"unknown environment {name!r}",
+                    f"environments.{name}",
+                    f"unknown environment {name!r}",
                     f"orderops knows {', '.join(ENVIRONMENTS)}; rename or remove this table",
                 )
         environments = {}
@@ -314,13 +328,16 @@ class _Reader:
         path = boards_dir() / f"board_{board_id}.json"
         if not path.exists():
             self.problem(
-                key, f"board {board_id} has no definition file {path.name} in configs/boards",
+                key,
+                f"board {board_id} has no definition file {path.name} in configs/boards",
                 "check the board id, or add the board's column definition to configs/boards",
             )
             return None
         board = load_board(board_id)
         if board.kind != kind:
-            self.problem(key, f"board {board_id} is a {board.kind} board, not a {kind} board", f"use the {kind} board's id")
+            self.problem(
+                key, f"board {board_id} is a {board.kind} board, not a {kind} board", f"use the {kind} board's id"
+            )
             return None
         return board
 
@@ -331,7 +348,9 @@ class _Reader:
         subitems = self.read_board(f"{prefix}.subitems_board_id", data.get("subitems_board_id"), "subitems")
         token_setting = self.value(data, "token_env", f"{prefix}.token_env", str, "")
         if token_setting and token_setting not in TOKEN_SETTINGS:
-            self.problem(f"{prefix}.token_env", f"{token_setting!r} is not a token setting", f"use one of {TOKEN_SETTINGS}")
+            self.problem(
+                f"{prefix}.token_env", f"{token_setting!r} is not a token setting", f"use one of {TOKEN_SETTINGS}"
+            )
         if items and subitems and subitems.parent_board_id != items.board_id:
             self.problem(
                 f"{prefix}.subitems_board_id",
@@ -340,13 +359,21 @@ class _Reader:
             )
         item_columns = self.read_item_columns(prefix, self.table(data, "item_columns", f"{prefix}.item_columns"), items)
         sub = self.table(data, "subitem_columns", f"{prefix}.subitem_columns")
-        size_id = self.read_subitem_column(f"{prefix}.subitem_columns.size", sub.get("size"), subitems, {"dropdown", "text"})
+        size_id = self.read_subitem_column(
+            f"{prefix}.subitem_columns.size", sub.get("size"), subitems, {"dropdown", "text"}
+        )
         qty_id = self.read_subitem_column(f"{prefix}.subitem_columns.qty", sub.get("qty"), subitems, {"numbers"})
         if not (items and subitems and size_id and qty_id and label and token_setting):
             return None
         return EnvironmentConfig(
-            name=name, label=label, items_board=items, subitems_board=subitems, token_setting=token_setting,
-            item_columns=item_columns, size_column_id=size_id, qty_column_id=qty_id,
+            name=name,
+            label=label,
+            items_board=items,
+            subitems_board=subitems,
+            token_setting=token_setting,
+            item_columns=item_columns,
+            size_column_id=size_id,
+            qty_column_id=qty_id,
         )
 
     def read_item_columns(self, prefix: str, mapping: dict, board: Board | None) -> dict[str, str]:
@@ -356,28 +383,44 @@ class _Reader:
             key = f'{prefix}.item_columns."{order_column}"'
             source = self.order_columns.get(order_column)
             if source is None or source.role != "order":
-                self.problem(key, f"{order_column!r} is not a business column of FACT_ORDER_LIST",
-                             "use the column's exact name from configs/order_list_columns.tsv")
+                self.problem(
+                    key,
+                    f"{order_column!r} is not a business column of FACT_ORDER_LIST",
+                    "use the column's exact name from configs/order_list_columns.tsv",
+                )
                 continue
             if board is None:
                 continue
             column = board.columns.get(column_id) if isinstance(column_id, str) else None
             if column is None:
-                self.problem(key, f"column {column_id!r} is not on board {board.board_id} ({board.name})",
-                             "use a column id from that board's file in configs/boards, or remove the mapping")
+                self.problem(
+                    key,
+                    f"column {column_id!r} is not on board {board.board_id} ({board.name})",
+                    "use a column id from that board's file in configs/boards, or remove the mapping",
+                )
                 continue
             if column.type in READ_ONLY_TYPES:
-                self.problem(key, f"column {column_id!r} ({column.title}) is a read-only {column.type} column",
-                             "map a writable column, or remove the mapping")
+                self.problem(
+                    key,
+                    f"column {column_id!r} ({column.title}) is a read-only {column.type} column",
+                    "map a writable column, or remove the mapping",
+                )
                 continue
             allowed = COMPATIBLE_SOURCES.get(column.type, set())
             if source.base_type not in allowed:
-                self.problem(key, f"a {source.sql_type} value cannot be written to {column.type} column "
-                             f"{column_id!r} ({column.title})", "map the order column to a column of a matching type")
+                self.problem(
+                    key,
+                    f"a {source.sql_type} value cannot be written to {column.type} column "
+                    f"{column_id!r} ({column.title})",
+                    "map the order column to a column of a matching type",
+                )
                 continue
             if column_id in seen:
-                self.problem(key, f"column {column_id!r} is already written by {seen[column_id]!r}",
-                             "map each board column from one order column only")
+                self.problem(
+                    key,
+                    f"column {column_id!r} is already written by {seen[column_id]!r}",
+                    "map each board column from one order column only",
+                )
                 continue
             seen[column_id] = order_column
             result[order_column] = column_id
@@ -388,11 +431,16 @@ class _Reader:
             return None
         column = board.columns.get(column_id) if isinstance(column_id, str) else None
         if column is None:
-            self.problem(key, f"column {column_id!r} is not on subitems board {board.board_id}",
-                         "use a column id from that board's file in configs/boards")
+            self.problem(
+                key,
+                f"column {column_id!r} is not on subitems board {board.board_id}",
+                "use a column id from that board's file in configs/boards",
+            )
             return None
         if column.type not in types:
-            self.problem(key, f"column {column_id!r} is a {column.type} column", f"use a {' or '.join(sorted(types))} column")
+            self.problem(
+                key, f"column {column_id!r} is a {column.type} column", f"use a {' or '.join(sorted(types))} column"
+            )
             return None
         return column.id
 
@@ -402,11 +450,17 @@ class _Reader:
             return
         dev, prod = environments["development"], environments["production"]
         if {dev.items_board_id, dev.subitems_board_id} & {prod.items_board_id, prod.subitems_board_id}:
-            self.problem("environments", "development and production share a board",
-                         "give each environment its own items and subitems boards")
+            self.problem(
+                "environments",
+                "development and production share a board",
+                "give each environment its own items and subitems boards",
+            )
         if dev.token_setting == prod.token_setting:
-            self.problem("environments", "development and production use the same token setting",
-                         "give each environment its own token_env")
+            self.problem(
+                "environments",
+                "development and production use the same token setting",
+                "give each environment its own token_env",
+            )
 
     def read_labels(self, environments: dict[str, EnvironmentConfig]) -> dict[str, bool]:
         labels = self.table(self.table(self.raw, "labels", "labels"), "create_if_missing", "labels.create_if_missing")
@@ -427,8 +481,11 @@ class _Reader:
         group_columns = self.value(data, "group_columns", "naming.group_columns", list, [])
         fallback = self.value(data, "group_fallback_column", "naming.group_fallback_column", str, "")
         item_columns = self.value(data, "item_name_columns", "naming.item_name_columns", list, [])
-        for key, names in (("naming.group_columns", group_columns), ("naming.item_name_columns", item_columns),
-                           ("naming.group_fallback_column", [fallback] if fallback else [])):
+        for key, names in (
+            ("naming.group_columns", group_columns),
+            ("naming.item_name_columns", item_columns),
+            ("naming.group_fallback_column", [fallback] if fallback else []),
+        ):
             for name in names:
                 if name not in self.order_columns:
                     self.problem(key, f"{name!r} is not a column of FACT_ORDER_LIST", "use exact column names")
@@ -447,30 +504,48 @@ class _Reader:
         columns = self.value(data, "hash_columns", "merge.hash_columns", list, [])
         for name in columns:
             if name not in self.order_columns:
-                self.problem("merge.hash_columns", f"{name!r} is not a column of FACT_ORDER_LIST", "use exact column names")
+                self.problem(
+                    "merge.hash_columns", f"{name!r} is not a column of FACT_ORDER_LIST", "use exact column names"
+                )
         needed = {c for env in environments.values() for c in env.item_columns}
         if naming:
             needed |= set(naming.group_columns) | set(naming.item_name_columns)
             needed |= {naming.group_fallback_column} - {""}
         for name in sorted(needed - set(columns)):
-            self.problem("merge.hash_columns", f"{name!r} is synced but not hashed, so its changes would never reach the board",
-                         f'add "{name}" to merge.hash_columns')
+            self.problem(
+                "merge.hash_columns",
+                f"{name!r} is synced but not hashed, so its changes would never reach the board",
+                f'add "{name}" to merge.hash_columns',
+            )
         return columns
 
     def read_sync(self) -> SyncSettings | None:
         data = self.table(self.raw, "sync", "sync")
-        ints = {k: self.value(data, k, f"sync.{k}", int, None) for k in (
-            "items_per_request", "subitems_per_request", "updates_per_request", "max_retries", "stale_run_seconds")}
-        floats = {k: self.value(data, k, f"sync.{k}", (int, float), None) for k in (
-            "max_wait_seconds", "connect_timeout_seconds", "read_timeout_seconds", "throttle_below_fraction")}
+        ints = {
+            k: self.value(data, k, f"sync.{k}", int, None)
+            for k in (
+                "items_per_request",
+                "subitems_per_request",
+                "updates_per_request",
+                "max_retries",
+                "stale_run_seconds",
+            )
+        }
+        floats = {
+            k: self.value(data, k, f"sync.{k}", (int, float), None)
+            for k in ("max_wait_seconds", "connect_timeout_seconds", "read_timeout_seconds", "throttle_below_fraction")
+        }
         for key, value in {**ints, **floats}.items():
             if value is not None and value < 0:
                 self.problem(f"sync.{key}", f"{value} is negative", "use a positive number")
         for key in ("items_per_request", "subitems_per_request", "updates_per_request"):
             value = ints[key]
             if value is not None and not 1 <= value * CREATE_ITEM_COMPLEXITY <= MAX_QUERY_COMPLEXITY:
-                self.problem(f"sync.{key}", f"{value} mutations per request would exceed monday's per-query complexity",
-                             f"use 1 to {MAX_QUERY_COMPLEXITY // CREATE_ITEM_COMPLEXITY}")
+                self.problem(
+                    f"sync.{key}",
+                    f"{value} mutations per request would exceed monday's per-query complexity",
+                    f"use 1 to {MAX_QUERY_COMPLEXITY // CREATE_ITEM_COMPLEXITY}",
+                )
         fraction = floats["throttle_below_fraction"]
         if fraction is not None and not 0 <= fraction < 1:
             self.problem("sync.throttle_below_fraction", f"{fraction} is not a share of the budget", "use 0 to 0.9")

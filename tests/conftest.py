@@ -20,7 +20,7 @@ def _clear_order_tables() -> None:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         for table in ORDER_TABLES:
-            cursor.execute(f"DELETE FROM {quote(table)}")  # noqa: S608 - fixed identifiers
+            cursor.execute(f"DELETE FROM {quote(table)}")
 
 
 @pytest.fixture(autouse=True)

@@ -56,11 +56,13 @@ def test_it_discovers_all_245_sizes_from_the_table():
 
 
 @pytest.mark.django_db
-def test_it_finds_a_size_column_added_to_the_table(django_db_blocker):
+def test_it_finds_a_size_column_added_to_the_table():
     quote = connection.ops.quote_name
-    with connection.schema_editor() as editor:
-        editor.execute(f"CREATE TABLE {quote('sizes_probe')} ({quote('UNIT OF MEASURE')} varchar(10), "
-                       f"{quote('XL-TALL')} integer, {quote('5/6 YRS')} integer, {quote('TOTAL QTY')} integer)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {quote('sizes_probe')} ({quote('UNIT OF MEASURE')} varchar(10), "
+            f"{quote('XL-TALL')} integer, {quote('5/6 YRS')} integer, {quote('TOTAL QTY')} integer)"
+        )
     assert discover_size_columns("sizes_probe") == ["XL-TALL", "5/6 YRS"]
 
 
@@ -91,12 +93,19 @@ def test_it_gives_near_twin_columns_distinct_attribute_names():
     assert by_name["∆"] == "column_351"
 
 
-@pytest.mark.django_db
-def test_it_never_creates_order_tables_when_they_are_not_managed_locally(settings):
-    from syncapp.order_tables import create_local_order_tables
+class _ForbiddenEditor:
+    """Any use of the schema editor is a change to the production tables."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"schema editor used ({name}) although the order tables are not managed locally")
+
+
+@pytest.mark.parametrize("operation", ["create_local_order_tables", "drop_local_order_tables"])
+def test_it_never_touches_the_order_tables_when_they_are_not_managed_locally(settings, operation):
+    from syncapp import order_tables
 
     settings.ORDEROPS_MANAGE_ORDER_TABLES = False
-    with connection.schema_editor() as editor:
-        editor.execute(f"DROP TABLE {connection.ops.quote_name(LINES_TABLE)}")
-        create_local_order_tables(editor)
-    assert LINES_TABLE not in connection.introspection.table_names()
+    getattr(order_tables, operation)(_ForbiddenEditor())
+    settings.ORDEROPS_MANAGE_ORDER_TABLES = True
+    with pytest.raises(AssertionError, match="schema editor used"):
+        getattr(order_tables, operation)(_ForbiddenEditor())

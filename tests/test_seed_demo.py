@@ -30,8 +30,10 @@ def test_it_stages_realistic_orders_and_creates_one_user_per_role(capsys):
     assert greyson.count() == 7
     assert StagedOrder.objects.filter(order_type__iexact="cancelled").exists()
     assert StagedOrder.objects.filter(style_description__contains="'").exists()
-    assert StagedOrder.objects.filter(customer_colour_description="Rosé").exists() or StagedOrder.objects.filter(
-        style_description__contains="é").exists()
+    assert (
+        StagedOrder.objects.filter(customer_colour_description="Rosé").exists()
+        or StagedOrder.objects.filter(style_description__contains="é").exists()
+    )
     customers = set(StagedOrder.objects.values_list("customer_name", flat=True))
     assert {"GREYSON", "PELOTON", "TITLE NINE", "AESCAPE"} <= customers
     for username, password in [("ops", "orderops-ops"), ("admin", "orderops-admin"), ("trainer", "orderops-trainer")]:
@@ -52,5 +54,5 @@ def test_it_spreads_quantities_over_size_families():
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         for size in ["M", "32x32", "34DD", "3-6M", "O/S", "ONE SIZE"]:
-            cursor.execute(f"SELECT COUNT(*) FROM {quote('swp_ORDER_LIST_SYNC')} WHERE {quote(size)} > 0")  # noqa: S608
+            cursor.execute(f"SELECT COUNT(*) FROM {quote('swp_ORDER_LIST_SYNC')} WHERE {quote(size)} > 0")
             assert cursor.fetchone()[0] > 0, size

@@ -22,9 +22,19 @@ PRODUCTION = {
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "SECRET_KEY", "ALLOWED_HOSTS", "MONDAY_", "REDIS_URL"))}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=120)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "SECRET_KEY", "ALLOWED_HOSTS", "MONDAY_", "REDIS_URL"))
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_it_defaults_to_the_embedded_setup():
@@ -35,8 +45,12 @@ def test_it_defaults_to_the_embedded_setup():
 
 
 def test_it_switches_the_queue_to_redis_when_redis_url_is_set():
-    result = _manage("shell", "-c", "from django.conf import settings; print(settings.Q_CLUSTER)",
-                     env={"REDIS_URL": "redis://127.0.0.1:6379/3"})
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.Q_CLUSTER)",
+        env={"REDIS_URL": "redis://127.0.0.1:6379/3"},
+    )
     assert result.returncode == 0, result.stderr
     assert "'redis': 'redis://127.0.0.1:6379/3'" in result.stdout and "'orm'" not in result.stdout
 
@@ -69,13 +83,29 @@ def test_it_refuses_production_without_allowed_hosts_or_database():
         assert f"{missing} is not set" in result.stderr
 
 
+def _settings_probe(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Reads settings without starting Django: the SQL Server backend needs unixODBC to load."""
+    return subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; " + code],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "orderops.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_it_parses_a_sql_server_url_for_both_drivers():
-    code = "from django.conf import settings; d = settings.DATABASES['default']; print(d['ENGINE'], d['NAME'], d['OPTIONS'])"
-    odbc = _manage("shell", "-c", code, env={"DATABASE_URL": "mssql://u:p@db.internal:1433/ORDERS?driver=ODBC Driver 18 for SQL Server"})
+    code = "d = settings.DATABASES['default']; print(d['ENGINE'], d['NAME'], d['OPTIONS'])"
+    odbc = _settings_probe(
+        code, env={"DATABASE_URL": "mssql://u:p@db.internal:1433/ORDERS?driver=ODBC Driver 18 for SQL Server"}
+    )
     assert odbc.returncode == 0, odbc.stderr
     assert "mssql ORDERS" in odbc.stdout and "ODBC Driver 18" in odbc.stdout
-    native = _manage("shell", "-c", code + "; print(settings.ORDEROPS_MANAGE_ORDER_TABLES)",
-                     env={"DATABASE_URL": "mssql://u:p@db.internal:1433/ORDERS?python_driver=mssql_python"})
+    native = _settings_probe(
+        code + "; print(settings.ORDEROPS_MANAGE_ORDER_TABLES)",
+        env={"DATABASE_URL": "mssql://u:p@db.internal:1433/ORDERS?python_driver=mssql_python"},
+    )
     assert native.returncode == 0, native.stderr
     assert "'python_driver': 'mssql_python'" in native.stdout
     assert native.stdout.strip().endswith("False"), "SQL Server must never get locally created order tables"

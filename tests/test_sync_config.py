@@ -13,11 +13,11 @@ from syncapp.sync_config import config_problems, get_sync_config
 REAL = Path(settings.BASE_DIR) / "configs" / "sync_order_list.toml"
 
 
-def _problems_with(tmp_path: Path, old: str, new: str) -> list[str]:
+def _problems_with(tmp_path: Path, old: str, new: str, count: int = 1) -> list[str]:
     text = REAL.read_text(encoding="utf-8")
     assert old in text, f"test setup: {old!r} not in the config"
     path = tmp_path / "sync.toml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
     return [str(p) for p in config_problems(path)]
 
 
@@ -32,13 +32,16 @@ def test_it_accepts_the_repository_configuration():
     assert config.create_labels["CUSTOMER NAME"] is False and config.create_labels["size"] is True
 
 
-def test_it_maps_dates_to_date_columns_only():
+def test_it_maps_dates_to_date_columns_and_nothing_else_to_them():
+    from syncapp.order_tables import columns_by_name
+
+    sources = columns_by_name()
     config = get_sync_config()
     for env in config.environments.values():
         for column, column_id in env.item_columns.items():
-            board_type = env.items_board.columns[column_id].type
-            if "DATE" in column and column != "ORDER DATE PO RECEIVED" or board_type == "date":
-                assert board_type == "date", (env.name, column)
+            is_date_source = sources[column].base_type == "DATE"
+            is_date_column = env.items_board.columns[column_id].type == "date"
+            assert is_date_source == is_date_column, (env.name, column, column_id)
 
 
 def test_it_reports_malformed_toml_with_the_line(tmp_path):
@@ -47,32 +50,42 @@ def test_it_reports_malformed_toml_with_the_line(tmp_path):
 
 
 def test_it_reports_an_unknown_environment(tmp_path):
-    problems = _problems_with(tmp_path, "[environments.production]\n", "[environments.staging]\n")
+    problems = _problems_with(tmp_path, "[environments.production", "[environments.staging", count=-1)
     assert any("environments.staging" in p and "unknown environment" in p for p in problems)
     assert any("environments.production" in p and "not defined" in p for p in problems)
 
 
 def test_it_reports_a_column_missing_on_the_board(tmp_path):
-    problems = _problems_with(tmp_path, '"TOTAL QTY"                                  = "numeric_mktb1d19"',
-                              '"TOTAL QTY" = "numeric_nope"')
+    problems = _problems_with(
+        tmp_path, '"TOTAL QTY"                                  = "numeric_mktb1d19"', '"TOTAL QTY" = "numeric_nope"'
+    )
     assert any('item_columns."TOTAL QTY"' in p and "'numeric_nope' is not on board 9609317401" in p for p in problems)
 
 
 def test_it_reports_a_read_only_column(tmp_path):
-    problems = _problems_with(tmp_path, '"TOTAL QTY"                                  = "numeric_mktb1d19"',
-                              '"TOTAL QTY" = "formula_mkre54dj"')
+    problems = _problems_with(
+        tmp_path,
+        '"TOTAL QTY"                                  = "numeric_mktb1d19"',
+        '"TOTAL QTY" = "formula_mkre54dj"',
+    )
     assert any("read-only formula column" in p for p in problems) or any("is not on board" in p for p in problems)
 
 
 def test_it_reports_a_date_sent_to_a_text_column(tmp_path):
-    problems = _problems_with(tmp_path, '"EX FACTORY DATE"                            = "date_mkr57811"',
-                              '"EX FACTORY DATE" = "text_mkr5kbc6"')
+    problems = _problems_with(
+        tmp_path,
+        '"EX FACTORY DATE"                            = "date_mkr57811"',
+        '"EX FACTORY DATE" = "text_mkr5kbc6"',
+    )
     assert any("DATE value cannot be written to text column" in p for p in problems)
 
 
 def test_it_reports_two_order_columns_writing_one_board_column(tmp_path):
-    problems = _problems_with(tmp_path, '"DESTINATION WAREHOUSE"                      = "text_mkr5ps35"',
-                              '"DESTINATION WAREHOUSE" = "text_mkr5kbc6"')
+    problems = _problems_with(
+        tmp_path,
+        '"DESTINATION WAREHOUSE"                      = "text_mkr5ps35"',
+        '"DESTINATION WAREHOUSE" = "text_mkr5kbc6"',
+    )
     assert any("already written by 'DESTINATION'" in p for p in problems)
 
 

@@ -51,9 +51,7 @@ class AuditEntry(models.Model):
 class ConsoleSettings(models.Model):
     """A single row: the environment the console acts on."""
 
-    active_environment = models.CharField(
-        max_length=20, choices=Environment.choices, default=Environment.DEVELOPMENT
-    )
+    active_environment = models.CharField(max_length=20, choices=Environment.choices, default=Environment.DEVELOPMENT)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     changed_at = models.DateTimeField(auto_now=True)
 

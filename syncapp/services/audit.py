@@ -25,6 +25,13 @@ def audit_record(
 
         name = f"cli:{getpass.getuser()}"
     return AuditEntry.objects.create(
-        actor=user, actor_name=name, action=action, environment=environment, target_type=target_type,
-        target_id=str(target_id), summary=summary[:500], details=details or {}, via=via,
+        actor=user,
+        actor_name=name,
+        action=action,
+        environment=environment,
+        target_type=target_type,
+        target_id=str(target_id),
+        summary=summary[:500],
+        details=details or {},
+        via=via,
     )

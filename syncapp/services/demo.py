@@ -26,8 +26,13 @@ SIZE_FAMILIES = {
     "one_size": ["ONE SIZE"],
 }
 FAMILY_CATEGORY = {
-    "alpha": ["TOPS", "OUTERWEAR", "POLOS"], "numeric": ["DRESSES", "BOTTOMS"], "waist": ["PANTS"],
-    "bras": ["BRAS"], "kids": ["KIDS"], "one": ["ACCESSORIES"], "one_size": ["HEADWEAR"],
+    "alpha": ["TOPS", "OUTERWEAR", "POLOS"],
+    "numeric": ["DRESSES", "BOTTOMS"],
+    "waist": ["PANTS"],
+    "bras": ["BRAS"],
+    "kids": ["KIDS"],
+    "one": ["ACCESSORIES"],
+    "one_size": ["HEADWEAR"],
 }
 # (customer, AAG order prefix, size families it buys)
 CUSTOMERS = [
@@ -42,28 +47,78 @@ CUSTOMERS = [
 ]
 SEASONS = [("2026 SPRING", "SP26"), ("2026 FALL", "FA26"), ("2026 HOLIDAY", "HO26"), ("2027 SPRING", "SP27")]
 STYLES = [
-    "Tour Polo", "Men's Crew Tee", "Women's Wrap Dress", "Pima/Cotton Henley", "Café Quarter-Zip",
-    "Trail Jogger 30\" Inseam", "Sport Bra – Medium Support", "Kids' Fleece Hoodie", "Légère Tank",
-    "Everyday 5-Pocket Pant", "Packable Shell", "Merino Beanie",
+    "Tour Polo",
+    "Men's Crew Tee",
+    "Women's Wrap Dress",
+    "Pima/Cotton Henley",
+    "Café Quarter-Zip",
+    'Trail Jogger 30" Inseam',
+    "Sport Bra – Medium Support",
+    "Kids' Fleece Hoodie",
+    "Légère Tank",
+    "Everyday 5-Pocket Pant",
+    "Packable Shell",
+    "Merino Beanie",
 ]
-COLOURS = [("NAVY", "NVY"), ("BLACK/WHITE", "BKW"), ("Heather O'Grey", "HGY"), ("Rosé", "RSE"),
-           ("ARCTIC BLUE", "ABL"), ("FOREST", "FOR"), ("Crème Brûlée", "CRB"), ("SHELL PINK", "SPK")]
+COLOURS = [
+    ("NAVY", "NVY"),
+    ("BLACK/WHITE", "BKW"),
+    ("Heather O'Grey", "HGY"),
+    ("Rosé", "RSE"),
+    ("ARCTIC BLUE", "ABL"),
+    ("FOREST", "FOR"),
+    ("Crème Brûlée", "CRB"),
+    ("SHELL PINK", "SPK"),
+]
 DELIVERY_TERMS = ["FOB", "DDP", "EXW", "FCA"]
 DESTINATIONS = [("USA", "US WEST DC"), ("USA", "US EAST DC"), ("CANADA", "TORONTO 3PL"), ("UK", "LONDON DC")]
 
 # Business columns the demo fills, in the order the insert lists them.
 DEMO_COLUMNS = [
-    "record_uuid", "AAG ORDER NUMBER", "CUSTOMER NAME", "SOURCE_CUSTOMER_NAME", "ORDER DATE PO RECEIVED",
-    "PO NUMBER", "CUSTOMER ALT PO", "AAG SEASON", "CUSTOMER SEASON", "DROP", "CATEGORY", "PATTERN ID",
-    "CUSTOMER STYLE", "STYLE DESCRIPTION", "CUSTOMER'S COLOUR CODE (CUSTOM FIELD) CUSTOMER PROVIDES THIS",
-    "CUSTOMER COLOUR DESCRIPTION", "ALIAS/RELATED ITEM", "UNIT OF MEASURE", "TOTAL QTY", "DESTINATION",
-    "DESTINATION WAREHOUSE", "ETA CUSTOMER WAREHOUSE DATE", "EX FACTORY DATE", "DELIVERY TERMS",
-    "PLANNED DELIVERY METHOD", "NOTES", "ORDER TYPE", "CUSTOMER PRICE", "EX WORKS (USD)", "FINAL FOB (USD)",
-    "HS CODE", "US DUTY RATE", "US DUTY", "FREIGHT", "DDP US (USD)", "sync_state",
+    "record_uuid",
+    "AAG ORDER NUMBER",
+    "CUSTOMER NAME",
+    "SOURCE_CUSTOMER_NAME",
+    "ORDER DATE PO RECEIVED",
+    "PO NUMBER",
+    "CUSTOMER ALT PO",
+    "AAG SEASON",
+    "CUSTOMER SEASON",
+    "DROP",
+    "CATEGORY",
+    "PATTERN ID",
+    "CUSTOMER STYLE",
+    "STYLE DESCRIPTION",
+    "CUSTOMER'S COLOUR CODE (CUSTOM FIELD) CUSTOMER PROVIDES THIS",
+    "CUSTOMER COLOUR DESCRIPTION",
+    "ALIAS/RELATED ITEM",
+    "UNIT OF MEASURE",
+    "TOTAL QTY",
+    "DESTINATION",
+    "DESTINATION WAREHOUSE",
+    "ETA CUSTOMER WAREHOUSE DATE",
+    "EX FACTORY DATE",
+    "DELIVERY TERMS",
+    "PLANNED DELIVERY METHOD",
+    "NOTES",
+    "ORDER TYPE",
+    "CUSTOMER PRICE",
+    "EX WORKS (USD)",
+    "FINAL FOB (USD)",
+    "HS CODE",
+    "US DUTY RATE",
+    "US DUTY",
+    "FREIGHT",
+    "DDP US (USD)",
+    "sync_state",
 ]
 DEMO_SIZES = sorted({size for family in SIZE_FAMILIES.values() for size in family})
 
-DEMO_USERS = [("ops", OPS, "orderops-ops"), ("admin", ADMIN, "orderops-admin"), ("trainer", TRAINER, "orderops-trainer")]
+DEMO_USERS = [
+    ("ops", OPS, "orderops-ops"),
+    ("admin", ADMIN, "orderops-admin"),
+    ("trainer", TRAINER, "orderops-trainer"),
+]
 
 
 @dataclass(frozen=True)
@@ -113,18 +168,40 @@ def demo_rows(orders: int, seed: int = 4755):
             row = [
                 str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 f"{prefix}-{po_number}-{sequence:07d}",
-                customer, customer.title(), received,
-                str(po_number), f"ALT-{po_number}", aag_season, None if season_missing else customer_season, drop,
+                customer,
+                customer.title(),
+                received,
+                str(po_number),
+                f"ALT-{po_number}",
+                aag_season,
+                None if season_missing else customer_season,
+                drop,
                 FAMILY_CATEGORY[family][rng.randrange(len(FAMILY_CATEGORY[family]))],
-                f"PAT-{rng.randint(100, 999)}", f"{prefix}{rng.randint(1000, 9999)}", style, colour_code, colour,
-                f"{prefix}{rng.randint(1000, 9999)}-{colour_code}", "EACH", total, destination, warehouse,
-                ex_factory + timedelta(days=rng.randint(20, 45)), ex_factory,
-                DELIVERY_TERMS[rng.randrange(len(DELIVERY_TERMS))], rng.choice(["SEA", "AIR", "SEA/AIR"]),
+                f"PAT-{rng.randint(100, 999)}",
+                f"{prefix}{rng.randint(1000, 9999)}",
+                style,
+                colour_code,
+                colour,
+                f"{prefix}{rng.randint(1000, 9999)}-{colour_code}",
+                "EACH",
+                total,
+                destination,
+                warehouse,
+                ex_factory + timedelta(days=rng.randint(20, 45)),
+                ex_factory,
+                DELIVERY_TERMS[rng.randrange(len(DELIVERY_TERMS))],
+                rng.choice(["SEA", "AIR", "SEA/AIR"]),
                 rng.choice(["", "Rush – confirm trims", "Customer's label on hang-tag", "Pack 6/carton"]) or None,
-                order_type, price, (price * Decimal("0.62")).quantize(Decimal("0.0001")),
-                (price * Decimal("0.55")).quantize(Decimal("0.0001")), "6110.20.2075", Decimal("0.165000"),
-                (price * Decimal("0.09")).quantize(Decimal("0.0001")), Decimal("0.8500"),
-                (price * Decimal("0.71")).quantize(Decimal("0.0001")), "NEW",
+                order_type,
+                price,
+                (price * Decimal("0.62")).quantize(Decimal("0.0001")),
+                (price * Decimal("0.55")).quantize(Decimal("0.0001")),
+                "6110.20.2075",
+                Decimal("0.165000"),
+                (price * Decimal("0.09")).quantize(Decimal("0.0001")),
+                Decimal("0.8500"),
+                (price * Decimal("0.71")).quantize(Decimal("0.0001")),
+                "NEW",
             ]
             yield (*row, *quantities)
         po_number += rng.randint(1, 9)
@@ -155,9 +232,12 @@ def staging_fill(*, orders: int, seed: int = 4755, batch: int = 5000) -> SeedRes
 
 
 def demo_users_ensure() -> list[tuple[str, str, str]]:
-    """One user per role with a known password; the embedded setup only."""
-    if not settings.DEBUG:
-        raise PermissionError("Demo users are only created in the embedded setup (DJANGO_DEBUG=true).")
+    """One user per role with a known password; the embedded setup only (never next to production tables)."""
+    if not settings.ORDEROPS_MANAGE_ORDER_TABLES:
+        raise PermissionError(
+            "Demo users are only created in the embedded setup, not on a database whose order "
+            "tables belong to production. Create real users with manage.py createsuperuser."
+        )
     User = get_user_model()
     created = []
     for username, role, password in DEMO_USERS:

@@ -189,7 +189,11 @@ class _Merger:
     def _merge_batch(self, rows, existing, duplicates) -> None:
         inserts, updates, line_work = [], [], []
         for row in rows:
-            staged_uuid, values, raw_sizes = row[0], list(row[1 : 1 + len(self.copy_columns)]), row[1 + len(self.copy_columns) :]
+            staged_uuid, values, raw_sizes = (
+                row[0],
+                list(row[1 : 1 + len(self.copy_columns)]),
+                row[1 + len(self.copy_columns) :],
+            )
             key = (values[0] or "").strip() if isinstance(values[0], str) else values[0]
             if not key:
                 self._reject("", staged_uuid, f"{KEY} is blank")
@@ -237,15 +241,35 @@ class _Merger:
         if not inserts:
             return
         q = self.quote
-        columns = ["record_uuid", *self.copy_columns, *self.sizes, "row_hash", "sync_state", "action_type",
-                   "sync_pending_at", "retry_count", "created_at", "updated_at"]
+        columns = [
+            "record_uuid",
+            *self.copy_columns,
+            *self.sizes,
+            "row_hash",
+            "sync_state",
+            "action_type",
+            "sync_pending_at",
+            "retry_count",
+            "created_at",
+            "updated_at",
+        ]
         sql = (
             f"INSERT INTO {q(FACT_TABLE)} ({', '.join(q(c) for c in columns)}) "  # noqa: S608 - fixed identifiers
             f"VALUES ({', '.join(['%s'] * len(columns))})"
         )
         params = [
-            (record_uuid, *values, *[sizes[s] or None for s in self.sizes], digest, "PENDING", "INSERT",
-             self.now, 0, self.now, self.now)
+            (
+                record_uuid,
+                *values,
+                *[sizes[s] or None for s in self.sizes],
+                digest,
+                "PENDING",
+                "INSERT",
+                self.now,
+                0,
+                self.now,
+                self.now,
+            )
             for record_uuid, values, sizes, digest in inserts
         ]
         with connection.cursor() as cursor:
@@ -292,7 +316,7 @@ class _Merger:
                 before = None if is_new else known.get((record_uuid, size))
                 if before is None:
                     if qty:
-                        inserts.append((record_uuid, size, qty, "INSERT" if is_new else "INSERT"))
+                        inserts.append((record_uuid, size, qty, "INSERT"))
                 elif before != qty:
                     updates.append((record_uuid, size, qty))
         return inserts, updates

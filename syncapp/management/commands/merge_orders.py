@@ -21,6 +21,11 @@ class Command(BaseCommand):
         for rejection in report.rejected:
             self.stderr.write(f"rejected {rejection}")
         if not dry_run:
-            audit_record(actor=None, action="merge_orders", summary=report.summary(), via="cli",
-                         details={"new": report.new, "changed": report.changed, "rejected": len(report.rejected)})
+            audit_record(
+                actor=None,
+                action="merge_orders",
+                summary=report.summary(),
+                via="cli",
+                details={"new": report.new, "changed": report.changed, "rejected": len(report.rejected)},
+            )
         self.stdout.write(report.summary())

@@ -22,14 +22,26 @@ class Command(BaseCommand):
 
     def handle(self, *args, port: int, emulator_port: int, host: str, **options):
         if not settings.DEBUG:
-            raise CommandError("run_console is the embedded setup; production runs gunicorn and qcluster as services "
-                               "(docs/deployment.md).")
+            raise CommandError(
+                "run_console is the embedded setup; production runs gunicorn and qcluster as services "
+                "(docs/deployment.md)."
+            )
         state_dir = Path(settings.BASE_DIR) / "var"
         state_dir.mkdir(exist_ok=True)
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         processes = {
-            "monday emulator": subprocess.Popen([*manage, "monday_emulator", "--host", host, "--port", str(emulator_port),
-                                                 "--state", str(state_dir / "emulator-state.json")]),
+            "monday emulator": subprocess.Popen(
+                [
+                    *manage,
+                    "monday_emulator",
+                    "--host",
+                    host,
+                    "--port",
+                    str(emulator_port),
+                    "--state",
+                    str(state_dir / "emulator-state.json"),
+                ]
+            ),
             "task worker (qcluster)": subprocess.Popen([*manage, "qcluster"]),
             "web console": subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"]),
         }
@@ -51,8 +63,10 @@ class Command(BaseCommand):
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
-                    self.stderr.write(f"The {name} stopped (exit code {process.returncode}); stopping the others. "
-                                      "Its error is printed above.")
+                    self.stderr.write(
+                        f"The {name} stopped (exit code {process.returncode}); stopping the others. "
+                        "Its error is printed above."
+                    )
                     stopping, exit_code = True, 1
                     break
             time.sleep(0.5)

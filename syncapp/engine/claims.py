@@ -1,0 +1,62 @@
+"""Claiming PENDING rows for a run with a compare-and-set UPDATE, and releasing them again."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from syncapp.models import FactOrderList, RowResult, SyncRun
+
+CLAIMABLE_ACTIONS = ("INSERT", "UPDATE")
+CHUNK = 500
+
+
+def claim_marker(run_id: int) -> str:
+    """Written to api_status while a run owns a row: names the owner, fits NVARCHAR(20)."""
+    return f"CLAIMED {run_id}"
+
+
+def rows_claim(*, run: SyncRun, record_uuids: list[str]) -> list[str]:
+    """Claim the given rows for `run` if they are still PENDING; returns the ones it got.
+
+    Each chunk is one UPDATE whose WHERE repeats the PENDING condition, so two runs can never both
+    claim a row: the second UPDATE finds it CLAIMED and skips it. The row count is checked against
+    what is read back under the run's marker.
+    """
+    marker = claim_marker(run.id)
+    now = timezone.now()
+    claimed_total = 0
+    for start in range(0, len(record_uuids), CHUNK):
+        chunk = record_uuids[start : start + CHUNK]
+        with transaction.atomic():
+            claimed_total += FactOrderList.objects.filter(
+                record_uuid__in=chunk, sync_state="PENDING", action_type__in=CLAIMABLE_ACTIONS
+            ).update(sync_state="CLAIMED", api_status=marker, sync_attempted_at=now)
+    claimed = claimed_rows(run.id)
+    if len(claimed) != claimed_total:
+        raise RuntimeError(f"run {run.id}: claimed {claimed_total} rows but found {len(claimed)} under its marker")
+    return claimed
+
+
+def claimed_rows(run_id: int) -> list[str]:
+    query = FactOrderList.objects.filter(sync_state="CLAIMED", api_status=claim_marker(run_id))
+    return [
+        str(u)
+        for u in query.order_by("customer_name", "po_number", "aag_order_number").values_list("record_uuid", flat=True)
+    ]
+
+
+def rows_release(*, run: SyncRun, reason: str) -> int:
+    """Give a run's unfinished rows back: PENDING with their action, ready for the next run."""
+    uuids = claimed_rows(run.id)
+    released = 0
+    for start in range(0, len(uuids), CHUNK):
+        chunk = uuids[start : start + CHUNK]
+        released += FactOrderList.objects.filter(
+            record_uuid__in=chunk, sync_state="CLAIMED", api_status=claim_marker(run.id)
+        ).update(sync_state="PENDING", api_status=None)
+        RowResult.objects.filter(run=run, record_uuid__in=chunk, outcome=RowResult.Outcome.PLANNED).update(
+            outcome=RowResult.Outcome.SKIPPED,
+            message=f"not sent: {reason} The row is PENDING again and the next run takes it.",
+        )
+    return released

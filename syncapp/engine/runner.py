@@ -1,0 +1,678 @@
+"""Executes a sync run: groups, then items, then subitems, writing results back row by row.
+
+The order of work in each chunk of rows:
+1. find items for rows that have no link on this environment (natural key: AAG ORDER NUMBER), so
+   a run that died after monday created an item does not create it twice;
+2. plan every row (create, update, cancel, skip, fail);
+3. create the groups the chunk needs and the board does not have;
+4. create items; update and move existing ones (recording the values an update replaced);
+5. create, update or zero their subitems;
+6. write each row's outcome back to FACT_ORDER_LIST and ORDER_LIST_LINES.
+A failing row never fails its batch-mates: monday's per-alias errors are recorded per row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+
+from syncapp.engine import plan as planning
+from syncapp.engine.claims import claim_marker, rows_release
+from syncapp.engine.plan import Planner, RowPlan
+from syncapp.engine.rows import rows_load
+from syncapp.models import (
+    ApiCall,
+    BoardChange,
+    BoardGroup,
+    FactOrderList,
+    ItemLink,
+    OrderLine,
+    RowResult,
+    SubitemLink,
+    SyncRun,
+)
+from syncapp.monday.client import ApiCallRecord, MondayClient, Mutation, MutationResult
+from syncapp.monday.errors import MondayError
+from syncapp.sync_config import EnvironmentConfig, SyncConfig, get_sync_config
+
+logger = logging.getLogger(__name__)
+MAX_LOG_BODY = 20_000
+
+
+class RunStopped(Exception):
+    """The run must stop (cancelled, or monday refuses to go on); unfinished rows are released."""
+
+
+def client_for(env: EnvironmentConfig, *, run: SyncRun | None = None) -> MondayClient:
+    """A monday client for one environment, logging every request to ORDER_LIST_API_LOG."""
+    from django.conf import settings
+
+    config = get_sync_config().sync
+
+    def record(call: ApiCallRecord) -> None:
+        ApiCall.objects.create(
+            run=run,
+            environment=env.name,
+            operation=call.operation,
+            http_status=call.http_status,
+            ok=call.ok,
+            attempt=call.attempt,
+            mutations=call.mutations,
+            duration_ms=call.duration_ms,
+            complexity=call.complexity,
+            idempotency_key=call.idempotency_key,
+            error=call.error[:2000],
+            request_body=call.request_body[:MAX_LOG_BODY],
+            response_body=call.response_body[:MAX_LOG_BODY],
+        )
+
+    def log(message: str) -> None:
+        logger.info("%s: %s", run or env.name, message)
+        if run is not None:
+            SyncRun.objects.filter(pk=run.pk).update(current_step=message[:200], heartbeat_at=timezone.now())
+
+    return MondayClient(
+        api_url=settings.MONDAY_API_URL,
+        token=env.token,
+        environment=env.name,
+        batch_size=config.items_per_request,
+        max_retries=config.max_retries,
+        max_wait_seconds=config.max_wait_seconds,
+        connect_timeout=config.connect_timeout_seconds,
+        read_timeout=config.read_timeout_seconds,
+        throttle_below_fraction=config.throttle_below_fraction,
+        recorder=record,
+        log=log,
+    )
+
+
+class Outcome:
+    """What happened to one row during the run."""
+
+    def __init__(self, plan: RowPlan):
+        self.plan = plan
+        self.error = ""
+        self.error_code = ""
+        self.item_id = plan.item_id
+        self.group_id = plan.current_group_id
+        self.subitems_written = 0
+
+    def fail(self, message: str, code: str = "") -> None:
+        if not self.error:
+            self.error, self.error_code = message, code
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+class SyncEngine:
+    def __init__(self, run: SyncRun, *, client: MondayClient | None = None, chunk_rows: int | None = None):
+        self.run = run
+        self.config: SyncConfig = get_sync_config()
+        self.env = self.config.environment(run.environment)
+        self.client = client or client_for(self.env, run=run)
+        self.chunk_rows = chunk_rows or self.config.sync.items_per_request * 8
+        self.marker = claim_marker(run.id)
+        self.preview: list[dict] = []
+        self.groups_to_create: set[str] = set()
+
+    # --- board state -----------------------------------------------------------------------
+
+    def load_board(self) -> None:
+        self._step("reading the board's groups and labels")
+        board = self.client.get_board(self.env.items_board_id)
+        subitems_board = self.client.get_board(self.env.subitems_board_id)
+        self.column_titles = {c.id: c.title for c in self.env.items_board.columns.values()}
+        known: dict[str, set[str]] = {}
+        for b in (board, subitems_board):
+            for column in b.columns.values():
+                known[column.id] = set(column.labels)
+        self.known_labels = known
+        self.groups = {g.title: g.id for g in board.groups}
+        if not self.run.dry_run:
+            self._remember_groups(self.groups)
+        self.planner = Planner(self.config, self.env, known)
+
+    def _remember_groups(self, groups: dict[str, str]) -> None:
+        board_id = self.env.items_board_id
+        registered = dict(BoardGroup.objects.filter(board_id=board_id).values_list("group_name", "group_id"))
+        for name, group_id in groups.items():
+            if registered.get(name) != group_id:
+                BoardGroup.objects.filter(board_id=board_id).filter(group_id=group_id).exclude(group_name=name).delete()
+                BoardGroup.objects.update_or_create(board_id=board_id, group_name=name, defaults={"group_id": group_id})
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def execute(self, record_uuids: list[str]) -> None:
+        self.load_board()
+        for start in range(0, len(record_uuids), self.chunk_rows):
+            if not self.run.dry_run:
+                self._check_cancelled()
+            chunk = record_uuids[start : start + self.chunk_rows]
+            self._step(f"rows {start + 1}-{start + len(chunk)} of {len(record_uuids)}")
+            self.process_chunk(chunk)
+            self._progress(start + len(chunk))
+
+    def _check_cancelled(self) -> None:
+        if SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+            raise RunStopped("the run was cancelled.")
+
+    def process_chunk(self, record_uuids: list[str]) -> None:
+        rows = rows_load(self.config, record_uuids)
+        links = {
+            str(link.record_uuid): link
+            for link in ItemLink.objects.filter(environment=self.env.name, record_uuid__in=record_uuids)
+        }
+        found = self._find_unlinked(rows, links)
+        sub_links = defaultdict(dict)
+        for link in SubitemLink.objects.filter(environment=self.env.name, record_uuid__in=record_uuids):
+            sub_links[str(link.record_uuid)][link.size_code] = (link.monday_subitem_id, link.qty)
+        plans = []
+        for row in rows:
+            link = links.get(row.record_uuid)
+            item_id = link.monday_item_id if link else found.get(row.record_uuid)
+            group_id = link.group_id if link else ""
+            plans.append(
+                self.planner.plan(row, item_id=item_id, group_id=group_id, subitems=sub_links[row.record_uuid])
+            )
+        if self.run.dry_run:
+            self._preview(plans)
+            return
+        outcomes = {p.record_uuid: Outcome(p) for p in plans}
+        try:
+            self._ensure_groups(outcomes)
+            self._create_items(outcomes)
+            self._update_items(outcomes)
+            self._write_subitems(outcomes)
+        finally:
+            self._write_back(outcomes)
+
+    # --- natural key recovery ----------------------------------------------------------------
+
+    def _find_unlinked(self, rows, links) -> dict[str, int]:
+        """Items already on the board for rows this environment has no link for (a run that died)."""
+        aag_column = self.env.item_columns.get("AAG ORDER NUMBER")
+        unlinked = {r.aag_order_number: r for r in rows if r.record_uuid not in links and r.aag_order_number}
+        if not aag_column or not unlinked:
+            return {}
+        matches = self.client.find_items_by_column_value(self.env.items_board_id, aag_column, sorted(unlinked))
+        found: dict[str, int] = {}
+        for aag, items in matches.items():
+            row = unlinked.get(aag)
+            if not row or not items:
+                continue
+            item = min(items, key=lambda i: int(i["id"]))
+            found[row.record_uuid] = int(item["id"])
+            if self.run.dry_run:
+                continue
+            ItemLink.objects.update_or_create(
+                environment=self.env.name,
+                record_uuid=row.record_uuid,
+                defaults={
+                    "board_id": self.env.items_board_id,
+                    "monday_item_id": int(item["id"]),
+                    "group_id": item.get("group_id") or "",
+                    "aag_order_number": aag,
+                },
+            )
+            self._adopt_subitems(row.record_uuid, int(item["id"]), item.get("subitems") or [])
+        return found
+
+    def _adopt_subitems(self, record_uuid: str, item_id: int, subitems: list[dict]) -> None:
+        prefix = self.config.naming.subitem_name_prefix
+        for subitem in subitems:
+            name = subitem.get("name") or ""
+            if not name.startswith(prefix):
+                continue
+            SubitemLink.objects.get_or_create(
+                environment=self.env.name,
+                record_uuid=record_uuid,
+                size_code=name[len(prefix) :],
+                defaults={
+                    "board_id": self.env.subitems_board_id,
+                    "monday_subitem_id": int(subitem["id"]),
+                    "parent_item_id": item_id,
+                    "qty": None,
+                },
+            )
+
+    # --- groups ------------------------------------------------------------------------------
+
+    def _ensure_groups(self, outcomes: dict[str, Outcome]) -> None:
+        needed = {
+            o.plan.group_name
+            for o in outcomes.values()
+            if o.plan.action in (planning.CREATE, planning.UPDATE, planning.CANCEL)
+        }
+        missing = sorted(needed - set(self.groups))
+        if not missing:
+            return
+        self._step(f"creating {len(missing)} group(s)")
+        mutations = [
+            Mutation(key=name, kind="create_group", args={"board_id": self.env.items_board_id, "group_name": name})
+            for name in missing
+        ]
+        results = self._batch(mutations, "create_group")
+        for name, result in results.items():
+            if not result.ok:
+                for o in outcomes.values():
+                    if o.plan.group_name == name:
+                        o.fail(f"group {name!r} could not be created: {result.error_message}", result.error_code)
+                continue
+            group_id = result.data["id"]
+            self.groups[name] = group_id
+            BoardGroup.objects.update_or_create(
+                board_id=self.env.items_board_id,
+                group_name=name,
+                defaults={"group_id": group_id, "created_by_run": self.run},
+            )
+            self._journal(BoardChange.Kind.GROUP_CREATED, group_id, after={"title": name})
+            SyncRun.objects.filter(pk=self.run.pk).update(groups_created=F("groups_created") + 1)
+
+    # --- items -------------------------------------------------------------------------------
+
+    def _create_items(self, outcomes: dict[str, Outcome]) -> None:
+        creates = [o for o in outcomes.values() if o.ok and o.plan.action == planning.CREATE]
+        if not creates:
+            return
+        self._step(f"creating {len(creates)} item(s)")
+        mutations = [
+            Mutation(
+                key=o.plan.record_uuid,
+                kind="create_item",
+                args={
+                    "board_id": self.env.items_board_id,
+                    "group_id": self.groups[o.plan.group_name],
+                    "item_name": o.plan.item_name,
+                    "column_values": o.plan.column_values,
+                    "create_labels_if_missing": False,
+                },
+            )
+            for o in creates
+        ]
+        results = self._batch(mutations, "create_item")
+        for o in creates:
+            result = results[o.plan.record_uuid]
+            if not result.ok:
+                o.fail(result.error_message, result.error_code)
+                continue
+            o.item_id = int(result.data["id"])
+            o.group_id = self.groups[o.plan.group_name]
+            ItemLink.objects.update_or_create(
+                environment=self.env.name,
+                record_uuid=o.plan.record_uuid,
+                defaults={
+                    "board_id": self.env.items_board_id,
+                    "monday_item_id": o.item_id,
+                    "group_id": o.group_id,
+                    "aag_order_number": o.plan.row.aag_order_number,
+                    "created_by_run": self.run,
+                },
+            )
+            self._journal(
+                BoardChange.Kind.ITEM_CREATED,
+                o.item_id,
+                record_uuid=o.plan.record_uuid,
+                after={"name": o.plan.item_name, "group_id": o.group_id},
+            )
+        self._write_new_labels([o for o in creates if o.ok])
+
+    def _write_new_labels(self, outcomes: list[Outcome]) -> None:
+        """Columns whose policy allows new labels, sent on their own with create_labels_if_missing."""
+        pending = [o for o in outcomes if o.plan.new_label_values]
+        if not pending:
+            return
+        mutations = [
+            Mutation(
+                key=o.plan.record_uuid,
+                kind="change_columns",
+                args={
+                    "board_id": self.env.items_board_id,
+                    "item_id": o.item_id,
+                    "column_values": o.plan.new_label_values,
+                    "create_labels_if_missing": True,
+                },
+            )
+            for o in pending
+        ]
+        results = self._batch(mutations, "create_labels")
+        for o in pending:
+            result = results[o.plan.record_uuid]
+            if result.ok:
+                self.planner.learn_labels(o.plan)
+            else:
+                o.fail(result.error_message, result.error_code)
+
+    def _update_items(self, outcomes: dict[str, Outcome]) -> None:
+        updates = [o for o in outcomes.values() if o.ok and o.plan.action in (planning.UPDATE, planning.CANCEL)]
+        if not updates:
+            return
+        self._step(f"updating {len(updates)} item(s)")
+        current = {int(i["id"]): i for i in self.client.get_items([o.item_id for o in updates])}
+        mutations = []
+        for o in updates:
+            item = current.get(o.item_id)
+            if item is None:
+                o.fail(
+                    f"item {o.item_id} is no longer on the board (deleted or archived). Its link was removed; "
+                    "the next sync creates the item again.",
+                    "ResourceNotFoundException",
+                )
+                ItemLink.objects.filter(environment=self.env.name, record_uuid=o.plan.record_uuid).delete()
+                SubitemLink.objects.filter(environment=self.env.name, record_uuid=o.plan.record_uuid).delete()
+                continue
+            self._adopt_subitems(o.plan.record_uuid, o.item_id, item.get("subitems") or [])
+            self._refresh_size_links(o)
+            values = {**o.plan.column_values, "name": o.plan.item_name}
+            before = {column_id: item["column_values"].get(column_id, {}) for column_id in o.plan.column_values}
+            before["name"] = {"value": json.dumps(item.get("name")), "text": item.get("name")}
+            before["group_id"] = item.get("group_id")
+            self._journal(
+                BoardChange.Kind.ITEM_UPDATED, o.item_id, record_uuid=o.plan.record_uuid, before=before, after=values
+            )
+            mutations.append(
+                Mutation(
+                    key=o.plan.record_uuid,
+                    kind="change_columns",
+                    args={
+                        "board_id": self.env.items_board_id,
+                        "item_id": o.item_id,
+                        "column_values": values,
+                        "create_labels_if_missing": False,
+                    },
+                )
+            )
+            target_group = self.groups[o.plan.group_name]
+            if before["group_id"] != target_group:
+                mutations.append(
+                    Mutation(
+                        key=f"{o.plan.record_uuid}/move",
+                        kind="move_item",
+                        args={"item_id": o.item_id, "group_id": target_group},
+                    )
+                )
+        results = self._batch(mutations, "update_item")
+        for o in updates:
+            for key in (o.plan.record_uuid, f"{o.plan.record_uuid}/move"):
+                result = results.get(key)
+                if result is not None and not result.ok:
+                    o.fail(result.error_message, result.error_code)
+            if o.ok:
+                o.group_id = self.groups[o.plan.group_name]
+                ItemLink.objects.filter(environment=self.env.name, record_uuid=o.plan.record_uuid).update(
+                    group_id=o.group_id
+                )
+        self._write_new_labels([o for o in updates if o.ok])
+
+    def _refresh_size_links(self, o: Outcome) -> None:
+        links = {
+            link.size_code: link
+            for link in SubitemLink.objects.filter(environment=self.env.name, record_uuid=o.plan.record_uuid)
+        }
+        for size in o.plan.sizes:
+            link = links.get(size.size_code)
+            if link and size.subitem_id is None:
+                size.subitem_id, size.previous_qty = link.monday_subitem_id, link.qty
+
+    # --- subitems ----------------------------------------------------------------------------
+
+    def _write_subitems(self, outcomes: dict[str, Outcome]) -> None:
+        env = self.env
+        may_create_size = self.config.create_labels.get("size", False)
+        known_sizes = self.known_labels.setdefault(env.size_column_id, set())
+        mutations, targets = [], {}
+        for o in outcomes.values():
+            if (
+                not o.ok
+                or o.item_id is None
+                or o.plan.action not in (planning.CREATE, planning.UPDATE, planning.CANCEL)
+            ):
+                continue
+            for size in o.plan.sizes:
+                if not size.needs_write:
+                    continue
+                key = f"{o.plan.record_uuid}/{size.size_code}"
+                targets[key] = (o, size)
+                qty = str(size.qty)
+                if size.subitem_id is None:
+                    mutations.append(
+                        Mutation(
+                            key=key,
+                            kind="create_subitem",
+                            args={
+                                "parent_item_id": o.item_id,
+                                "item_name": f"{self.config.naming.subitem_name_prefix}{size.size_code}",
+                                "column_values": {
+                                    env.size_column_id: {"labels": [size.size_code]},
+                                    env.qty_column_id: qty,
+                                },
+                                "create_labels_if_missing": may_create_size and size.size_code not in known_sizes,
+                            },
+                        )
+                    )
+                else:
+                    self._journal(
+                        BoardChange.Kind.SUBITEM_UPDATED,
+                        size.subitem_id,
+                        record_uuid=o.plan.record_uuid,
+                        size_code=size.size_code,
+                        before={"qty": size.previous_qty},
+                        after={"qty": size.qty},
+                    )
+                    mutations.append(
+                        Mutation(
+                            key=key,
+                            kind="change_columns",
+                            args={
+                                "board_id": env.subitems_board_id,
+                                "item_id": size.subitem_id,
+                                "column_values": {env.qty_column_id: qty},
+                                "create_labels_if_missing": False,
+                            },
+                        )
+                    )
+        if not mutations:
+            return
+        self._step(f"writing {len(mutations)} size(s)")
+        results = self._batch(mutations, "write_subitems", batch_size=self.config.sync.subitems_per_request)
+        for key, (o, size) in targets.items():
+            result: MutationResult = results[key]
+            if not result.ok:
+                o.fail(f"size {size.size_code}: {result.error_message}", result.error_code)
+                continue
+            o.subitems_written += 1
+            if size.subitem_id is None:
+                size.subitem_id = int(result.data["id"])
+                known_sizes.add(size.size_code)
+                SubitemLink.objects.update_or_create(
+                    environment=env.name,
+                    record_uuid=o.plan.record_uuid,
+                    size_code=size.size_code,
+                    defaults={
+                        "board_id": env.subitems_board_id,
+                        "monday_subitem_id": size.subitem_id,
+                        "parent_item_id": o.item_id,
+                        "qty": size.qty,
+                        "created_by_run": self.run,
+                    },
+                )
+                self._journal(
+                    BoardChange.Kind.SUBITEM_CREATED,
+                    size.subitem_id,
+                    record_uuid=o.plan.record_uuid,
+                    size_code=size.size_code,
+                    after={"qty": size.qty, "parent_item_id": o.item_id},
+                )
+            else:
+                SubitemLink.objects.filter(
+                    environment=env.name, record_uuid=o.plan.record_uuid, size_code=size.size_code
+                ).update(qty=size.qty)
+
+    # --- write-back ----------------------------------------------------------------------------
+
+    def _write_back(self, outcomes: dict[str, Outcome]) -> None:
+        now = timezone.now()
+        production = self.env.is_production
+        for o in outcomes.values():
+            p = o.plan
+            owned = FactOrderList.objects.filter(
+                record_uuid=p.record_uuid, sync_state="CLAIMED", api_status=self.marker
+            )
+            with transaction.atomic():
+                if p.action == planning.SKIP:
+                    owned.update(
+                        sync_state="COMPLETED",
+                        action_type="NONE",
+                        api_status="SKIPPED",
+                        api_error_message=p.message,
+                        sync_completed_at=now,
+                        updated_at=now,
+                    )
+                    OrderLine.objects.filter(record_uuid=p.record_uuid).update(
+                        sync_state="COMPLETED", action_type="NONE"
+                    )
+                    self._result(o, RowResult.Outcome.SKIPPED, p.message)
+                elif p.action == planning.FAIL or not o.ok:
+                    message = p.message if p.action == planning.FAIL else o.error
+                    owned.update(
+                        sync_state="ERROR",
+                        api_status="ERROR",
+                        api_error_message=message[:2000],
+                        sync_error_message=message[:1000],
+                        api_operation_type=p.action,
+                        retry_count=F("retry_count") + 1,
+                        api_response_timestamp=now,
+                        updated_at=now,
+                    )
+                    OrderLine.objects.filter(record_uuid=p.record_uuid).update(
+                        sync_state="ERROR", api_status="ERROR", api_error_message=message[:2000], updated_at=now
+                    )
+                    self._result(o, RowResult.Outcome.ERROR, message)
+                else:
+                    self._write_success(o, owned, now, production)
+
+    def _write_success(self, o: Outcome, owned, now, production: bool) -> None:
+        p = o.plan
+        unchanged = When(row_hash=p.row.row_hash, then=Value("SYNCED"))
+        fields = {
+            # A merge that changed the row while it was claimed wins: the row stays PENDING/UPDATE.
+            "sync_state": Case(unchanged, default=Value("PENDING")),
+            "action_type": Case(When(row_hash=p.row.row_hash, then=F("action_type")), default=Value("UPDATE")),
+            "api_status": "SUCCESS",
+            "api_error_message": None,
+            "sync_error_message": None,
+            "api_operation_type": p.action,
+            "sync_completed_at": now,
+            "last_synced_at": now,
+            "api_response_timestamp": now,
+            "group_name": p.group_name,
+            "item_name": p.item_name,
+            "updated_at": now,
+        }
+        if production:
+            fields.update(monday_item_id=o.item_id, group_id=o.group_id)
+        owned.update(**fields)
+        OrderLine.objects.filter(record_uuid=p.record_uuid).update(
+            sync_state="SYNCED", api_status="SUCCESS", api_error_message=None, sync_completed_at=now, updated_at=now
+        )
+        if production:
+            for size in p.sizes:
+                if size.subitem_id:
+                    OrderLine.objects.filter(record_uuid=p.record_uuid, size_code=size.size_code).update(
+                        monday_subitem_id=size.subitem_id, parent_item_id=o.item_id, monday_item_id=o.item_id
+                    )
+        self._result(o, RowResult.Outcome.SYNCED, "")
+
+    def _result(self, o: Outcome, outcome: str, message: str) -> None:
+        p = o.plan
+        action = p.action
+        if action == planning.FAIL:
+            action = RowResult.Action.CREATE if o.item_id is None else RowResult.Action.UPDATE
+        RowResult.objects.update_or_create(
+            run=self.run,
+            record_uuid=p.record_uuid,
+            defaults={
+                "aag_order_number": p.row.aag_order_number[:100],
+                "customer_name": p.row.customer_name[:100],
+                "po_number": p.row.po_number[:255],
+                "action": action,
+                "outcome": outcome,
+                "monday_item_id": o.item_id,
+                "group_id": o.group_id or "",
+                "sizes_written": o.subitems_written,
+                "message": message,
+                "error_code": o.error_code[:100],
+            },
+        )
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _batch(self, mutations: list[Mutation], operation: str, *, batch_size: int | None = None):
+        scope = f"run:{self.run.parent_id or self.run.id}"
+        results = self.client.run_batch(
+            mutations,
+            operation=operation,
+            idempotency_scope=scope,
+            **({"batch_size": batch_size} if batch_size else {}),
+        )
+        return results
+
+    def _journal(
+        self,
+        kind: str,
+        monday_id,
+        *,
+        record_uuid: str | None = None,
+        size_code: str = "",
+        before: dict | None = None,
+        after: dict | None = None,
+    ) -> None:
+        BoardChange.objects.create(
+            run=self.run,
+            environment=self.env.name,
+            board_id=self.env.subitems_board_id if kind.startswith("subitem") else self.env.items_board_id,
+            kind=kind,
+            monday_id=str(monday_id),
+            record_uuid=record_uuid,
+            size_code=size_code,
+            before=before or {},
+            after=after or {},
+        )
+
+    def _preview(self, plans: list[RowPlan]) -> None:
+        for p in plans:
+            if p.action in (planning.CREATE, planning.UPDATE, planning.CANCEL) and p.group_name not in self.groups:
+                self.groups_to_create.add(p.group_name)
+            self.preview.append(p.as_preview(self.column_titles))
+
+    def _step(self, text: str) -> None:
+        SyncRun.objects.filter(pk=self.run.pk).update(current_step=text[:200], heartbeat_at=timezone.now())
+
+    def _progress(self, processed: int) -> None:
+        SyncRun.objects.filter(pk=self.run.pk).update(
+            processed_rows=processed, heartbeat_at=timezone.now(), **self._stats()
+        )
+
+    def _stats(self) -> dict:
+        stats = self.client.stats
+        return {
+            "requests_count": stats.requests,
+            "mutations_count": stats.mutations,
+            "retries_count": stats.retries,
+            "complexity_used": stats.complexity_used,
+        }
+
+
+def stop_reason(error: Exception) -> str:
+    if isinstance(error, MondayError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+__all__ = ["RunStopped", "SyncEngine", "client_for", "rows_release", "stop_reason"]

@@ -1,0 +1,10 @@
+"""django-q2 tasks: they take ids and call the same services as the console and the CLI."""
+
+from __future__ import annotations
+
+from syncapp.services.sync import sync_run_execute
+
+
+def sync_run_task(run_id: int) -> str:
+    run = sync_run_execute(run_id=run_id)
+    return f"run {run.pk}: {run.status}"
