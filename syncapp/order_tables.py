@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -161,6 +162,35 @@ def discover_size_columns(table: str = FACT_TABLE, using: str = "default") -> li
             f"{table}: {SIZES_BEFORE!r} comes before {SIZES_AFTER!r}; the layout is not production's."
         )
     return names[start + 1 : end]
+
+
+def sql_name(name: str, using: str = "default") -> str:
+    """A quoted column or table name for raw SQL that is run with parameters.
+
+    Production has column names with a percent sign ("USA ONLY LSTP 75% EX WORKS"); every backend's
+    parameter style reads % as a placeholder, so it is doubled. Always pass a parameter list (even
+    an empty one) with such SQL, so the backend turns %% back into %.
+    """
+    return connections[using].ops.quote_name(name).replace("%", "%%")
+
+
+def orm_mappable(column: Column) -> bool:
+    """Whether a column can be a Django model field: names with % cannot (see sql_name)."""
+    return column.role != "size" and "%" not in column.name
+
+
+def db_uuid(value: object, using: str = "default") -> object:
+    """A UUID as the database stores it (SQLite: 32 hex characters; PostgreSQL and SQL Server: native).
+
+    Raw SQL must use this so its rows match what the ORM writes and looks up.
+    """
+    parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return models.UUIDField().get_db_prep_value(parsed, connections[using], prepared=False)
+
+
+def canonical_uuid(value: object) -> str:
+    """The one text form orderops uses for a UUID in Python: lower case with dashes."""
+    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
 class OrderTableError(Exception):

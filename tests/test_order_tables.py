@@ -80,7 +80,9 @@ def test_it_maps_key_business_and_sync_columns_but_no_sizes():
     assert fields["CUSTOMER'S COLOUR CODE (CUSTOM FIELD) CUSTOMER PROVIDES THIS"].max_length == 255
     assert fields["sync_state"].attname == "sync_state"
     assert not set(declared_size_columns()) & set(fields)
-    assert len(fields) == 433 - 245
+    percent_columns = {"USA ONLY LSTP 75% EX WORKS", "TARIFF RELIEF DISCOUNT (20%)", "ADDITIONAL TARIFF %"}
+    assert not percent_columns & set(fields), "Django's backends read % in SQL as a placeholder"
+    assert len(fields) == 433 - 245 - len(percent_columns)
     assert FactOrderList._meta.managed is False and OrderLine._meta.managed is False
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from syncapp.models import FactOrderList, OrderLine
-from syncapp.order_tables import columns_by_name
+from django.db import connection
+
+from syncapp.models import OrderLine
+from syncapp.order_tables import FACT_TABLE, canonical_uuid, columns_by_name, db_uuid, sql_name
 from syncapp.sync_config import SyncConfig
 
 
@@ -48,25 +50,32 @@ def needed_columns(config: SyncConfig) -> list[str]:
 
 
 def rows_load(config: SyncConfig, record_uuids: list[str]) -> list[OrderRow]:
-    """The order lines with every column the sync needs, and all their size lines (qty 0 included)."""
-    by_name = columns_by_name()
+    """The order lines with every column the sync needs, and all their size lines (qty 0 included).
+
+    Read with raw SQL: some mapped columns ("USA ONLY LSTP 75% EX WORKS") cannot be model fields.
+    """
     columns = needed_columns(config)
-    attnames = {by_name[c].attname: c for c in columns}
+    fields = ["record_uuid", "row_hash", "sync_state", "action_type", *columns]
+    converters = _converters(fields)
+    select = f"SELECT {', '.join(sql_name(c) for c in fields)} FROM {sql_name(FACT_TABLE)} "  # noqa: S608
     rows: dict[str, OrderRow] = {}
     for start in range(0, len(record_uuids), 500):
         chunk = record_uuids[start : start + 500]
-        query = FactOrderList.objects.filter(record_uuid__in=chunk).values(
-            "record_uuid", "row_hash", "sync_state", "action_type", *attnames
-        )
-        for data in query:
-            key = str(data["record_uuid"])
-            rows[key] = OrderRow(
-                record_uuid=key,
-                values={attnames[a]: data[a] for a in attnames},
-                row_hash=data["row_hash"] or "",
-                sync_state=data["sync_state"] or "",
-                action_type=data["action_type"] or "",
+        with connection.cursor() as cursor:
+            cursor.execute(
+                select + f"WHERE {sql_name('record_uuid')} IN ({', '.join(['%s'] * len(chunk))})",
+                [db_uuid(u) for u in chunk],
             )
+            for raw in cursor.fetchall():
+                data = {f: convert(v) for f, convert, v in zip(fields, converters, raw, strict=True)}
+                key = canonical_uuid(data["record_uuid"])
+                rows[key] = OrderRow(
+                    record_uuid=key,
+                    values={c: data[c] for c in columns},
+                    row_hash=data["row_hash"] or "",
+                    sync_state=data["sync_state"] or "",
+                    action_type=data["action_type"] or "",
+                )
         for line in OrderLine.objects.filter(record_uuid__in=chunk).values("record_uuid", "size_code", "qty"):
             row = rows.get(str(line["record_uuid"]))
             if row:
@@ -75,3 +84,24 @@ def rows_load(config: SyncConfig, record_uuids: list[str]) -> list[OrderRow]:
     for row in ordered:
         row.sizes.sort(key=lambda s: s.size_code)
     return ordered
+
+
+def _converters(fields: list[str]):
+    """Backend values -> Python (SQLite returns dates and decimals as text or float)."""
+    by_name = columns_by_name()
+    converters = []
+    for name in fields:
+        field = by_name[name].django_field()
+        field.set_attributes_from_name(by_name[name].attname)
+        backend = connection.ops.get_db_converters(field) + field.get_db_converters(connection)
+        converters.append(_chain(backend, field))
+    return converters
+
+
+def _chain(backend, field):
+    def convert(value):
+        for converter in backend:
+            value = converter(value, field, connection)
+        return value
+
+    return convert

@@ -3,14 +3,16 @@
 Fields are derived from the project's column definition files, with `db_column` carrying the
 production names (spaces, apostrophes, slashes). Attribute names follow one rule
 (`Column.attname`): lower snake case, e.g. "AAG ORDER NUMBER" -> `aag_order_number`.
-The 245 size columns are not fields; see `order_tables.discover_size_columns`.
+The 245 size columns are not fields; see `order_tables.discover_size_columns`. Nor are the three
+columns whose names hold a percent sign (Django's backends read % in SQL as a placeholder); raw SQL
+reads them through `order_tables.sql_name`.
 """
 
 from __future__ import annotations
 
 from django.db import models
 
-from syncapp.order_tables import FACT_TABLE, LINES_TABLE, STAGING_TABLE, line_columns, order_columns
+from syncapp.order_tables import FACT_TABLE, LINES_TABLE, STAGING_TABLE, line_columns, orm_mappable, order_columns
 
 
 class SyncState(models.TextChoices):
@@ -32,7 +34,7 @@ def _mapped_fields(columns, *, key: str) -> dict[str, models.Field]:
     return {
         column.attname: column.django_field(primary_key=column.name == key)
         for column in columns
-        if column.role != "size"
+        if orm_mappable(column)
     }
 
 

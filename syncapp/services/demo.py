@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 
-from syncapp.order_tables import STAGING_TABLE
+from syncapp.order_tables import STAGING_TABLE, db_uuid, sql_name
 from syncapp.roles import ADMIN, OPS, TRAINER
 
 SIZE_FAMILIES = {
@@ -166,7 +166,7 @@ def demo_rows(orders: int, seed: int = 4755):
             price = Decimal(rng.randrange(800, 9000)) / 100
             ex_factory = received + timedelta(days=rng.randint(60, 120))
             row = [
-                str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                db_uuid(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 f"{prefix}-{po_number}-{sequence:07d}",
                 customer,
                 customer.title(),
@@ -209,7 +209,7 @@ def demo_rows(orders: int, seed: int = 4755):
 
 def staging_fill(*, orders: int, seed: int = 4755, batch: int = 5000) -> SeedResult:
     """Replace the staging table's content with `orders` demo order lines."""
-    quote = connection.ops.quote_name
+    quote = sql_name
     columns = [*DEMO_COLUMNS, *DEMO_SIZES]
     insert = (
         f"INSERT INTO {quote(STAGING_TABLE)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608 - fixed identifiers
@@ -217,7 +217,7 @@ def staging_fill(*, orders: int, seed: int = 4755, batch: int = 5000) -> SeedRes
     )
     pos, cancelled = set(), 0
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {quote(STAGING_TABLE)}")  # noqa: S608 - fixed identifier
+        cursor.execute(f"DELETE FROM {quote(STAGING_TABLE)}", [])  # noqa: S608 - fixed identifier
         chunk = []
         for row in demo_rows(orders, seed):
             pos.add((row[2], row[5]))

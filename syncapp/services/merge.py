@@ -31,7 +31,10 @@ from syncapp.order_tables import (
     LINES_TABLE,
     STAGING_TABLE,
     OrderTableError,
+    canonical_uuid,
+    db_uuid,
     discover_size_columns,
+    sql_name,
     order_columns,
     table_columns,
 )
@@ -125,7 +128,7 @@ class _Merger:
     def __init__(self, *, dry_run: bool):
         self.config = get_sync_config()
         self.report = MergeReport(dry_run=dry_run)
-        self.quote = connection.ops.quote_name
+        self.quote = sql_name
         self.now = timezone.now()
         self._check_layout()
 
@@ -165,7 +168,7 @@ class _Merger:
         )
         batch_size = self.config.merge_batch_rows
         with connection.cursor() as reader:
-            reader.execute(select)
+            reader.execute(select, [])
             while rows := reader.fetchmany(batch_size):
                 self._merge_batch(rows, existing, duplicates)
         return self.report
@@ -173,7 +176,7 @@ class _Merger:
     def _duplicate_keys(self) -> set[str]:
         q = self.quote
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {q(KEY)} FROM {q(STAGING_TABLE)}")  # noqa: S608 - fixed identifiers
+            cursor.execute(f"SELECT {q(KEY)} FROM {q(STAGING_TABLE)}", [])  # noqa: S608 - fixed identifiers
             counts = Counter((row[0] or "").strip() for row in cursor.fetchall())
         return {key for key, count in counts.items() if key and count > 1}
 
@@ -182,9 +185,12 @@ class _Merger:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {q(KEY)}, {q('record_uuid')}, {q('row_hash')}, {q('sync_state')}, {q('action_type')} "  # noqa: S608
-                f"FROM {q(FACT_TABLE)}"
+                f"FROM {q(FACT_TABLE)}",
+                [],
             )
-            return {row[0]: (str(row[1]), row[2] or "", row[3] or "", row[4] or "") for row in cursor.fetchall()}
+            return {
+                row[0]: (canonical_uuid(row[1]), row[2] or "", row[3] or "", row[4] or "") for row in cursor.fetchall()
+            }
 
     def _merge_batch(self, rows, existing, duplicates) -> None:
         inserts, updates, line_work = [], [], []
@@ -215,7 +221,7 @@ class _Merger:
             if self.order_type_index is not None and (values[self.order_type_index] or "").strip().upper() == CANCELLED:
                 self.report.cancelled += 1
             if current is None:
-                record_uuid = str(staged_uuid or uuid.uuid4())
+                record_uuid = canonical_uuid(staged_uuid or uuid.uuid4())
                 inserts.append((record_uuid, values, sizes, digest))
                 existing[key] = (record_uuid, digest, "PENDING", "INSERT")
                 self.report.new += 1
@@ -259,7 +265,7 @@ class _Merger:
         )
         params = [
             (
-                record_uuid,
+                db_uuid(record_uuid),
                 *values,
                 *[sizes[s] or None for s in self.sizes],
                 digest,
@@ -288,7 +294,7 @@ class _Merger:
             f"{q('action_type')} = %s, {q('sync_pending_at')} = %s WHERE {q('record_uuid')} = %s"
         )
         params = [
-            (*values, *[sizes[s] or None for s in self.sizes], digest, self.now, action, self.now, record_uuid)
+            (*values, *[sizes[s] or None for s in self.sizes], digest, self.now, action, self.now, db_uuid(record_uuid))
             for record_uuid, values, sizes, digest, action, _state in updates
         ]
         with connection.cursor() as cursor:
@@ -303,9 +309,9 @@ class _Merger:
                 cursor.execute(
                     f"SELECT {q('record_uuid')}, {q('size_code')}, {q('qty')} FROM {q(LINES_TABLE)} "  # noqa: S608
                     f"WHERE {q('record_uuid')} IN ({', '.join(['%s'] * len(chunk))})",
-                    chunk,
+                    [db_uuid(u) for u in chunk],
                 )
-                current.update({(str(r[0]), r[1]): r[2] for r in cursor.fetchall()})
+                current.update({(canonical_uuid(r[0]), r[1]): r[2] for r in cursor.fetchall()})
         return current
 
     def _plan_lines(self, line_work):
@@ -339,14 +345,17 @@ class _Merger:
                     f"INSERT INTO {q(LINES_TABLE)} ({q('line_uuid')}, {q('record_uuid')}, {q('size_code')}, "  # noqa: S608
                     f"{q('qty')}, {q('sync_state')}, {q('action_type')}, {q('retry_count')}, {q('created_at')}, "
                     f"{q('updated_at')}) VALUES (%s, %s, %s, %s, 'PENDING', %s, 0, %s, %s)",
-                    [(str(uuid.uuid4()), r, s, qty, action, self.now, self.now) for r, s, qty, action in inserts],
+                    [
+                        (db_uuid(uuid.uuid4()), db_uuid(r), s, qty, action, self.now, self.now)
+                        for r, s, qty, action in inserts
+                    ],
                 )
             if updates:
                 cursor.executemany(
                     f"UPDATE {q(LINES_TABLE)} SET {q('qty')} = %s, {q('sync_state')} = 'PENDING', "  # noqa: S608
                     f"{q('action_type')} = 'UPDATE', {q('updated_at')} = %s "
                     f"WHERE {q('record_uuid')} = %s AND {q('size_code')} = %s",
-                    [(qty, self.now, r, s) for r, s, qty in updates],
+                    [(qty, self.now, db_uuid(r), s) for r, s, qty in updates],
                 )
 
 
