@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from syncapp.order_tables import FACT_TABLE, LINES_TABLE, STAGING_TABLE, line_columns, orm_mappable, order_columns
+from syncapp.order_tables import FACT_TABLE, LINES_TABLE, STAGING_TABLE, line_columns, order_columns, orm_mappable
 
 
 class SyncState(models.TextChoices):

@@ -34,8 +34,8 @@ from syncapp.order_tables import (
     canonical_uuid,
     db_uuid,
     discover_size_columns,
-    sql_name,
     order_columns,
+    sql_name,
     table_columns,
 )
 from syncapp.sync_config import get_sync_config
