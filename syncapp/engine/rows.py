@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.db.models.expressions import Col
 
 from syncapp.models import OrderLine
 from syncapp.order_tables import FACT_TABLE, canonical_uuid, columns_by_name, db_uuid, sql_name
@@ -93,15 +94,16 @@ def _converters(fields: list[str]):
     for name in fields:
         field = by_name[name].django_field()
         field.set_attributes_from_name(by_name[name].attname)
-        backend = connection.ops.get_db_converters(field) + field.get_db_converters(connection)
-        converters.append(_chain(backend, field))
+        column = Col(FACT_TABLE, field)
+        backend = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        converters.append(_chain(backend, column))
     return converters
 
 
-def _chain(backend, field):
+def _chain(backend, column):
     def convert(value):
         for converter in backend:
-            value = converter(value, field, connection)
+            value = converter(value, column, connection)
         return value
 
     return convert

@@ -110,6 +110,11 @@ class Outcome:
     def ok(self) -> bool:
         return not self.error
 
+    @property
+    def settled(self) -> bool:
+        """Known to have failed or to need no request, whatever happens to the rest of the chunk."""
+        return bool(self.error) or self.plan.action in (planning.SKIP, planning.FAIL)
+
 
 class SyncEngine:
     def __init__(self, run: SyncRun, *, client: MondayClient | None = None, chunk_rows: int | None = None):
@@ -185,13 +190,17 @@ class SyncEngine:
             self._preview(plans)
             return
         outcomes = {p.record_uuid: Outcome(p) for p in plans}
+        finished = False
         try:
             self._ensure_groups(outcomes)
             self._create_items(outcomes)
             self._update_items(outcomes)
             self._write_subitems(outcomes)
+            finished = True
         finally:
-            self._write_back(outcomes)
+            # When the run stops mid-chunk, only rows whose fate is already known are written;
+            # the others stay claimed and are released as PENDING for the next run.
+            self._write_back(outcomes if finished else {k: o for k, o in outcomes.items() if o.settled})
 
     # --- natural key recovery ----------------------------------------------------------------
 
