@@ -29,13 +29,6 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int)
         parser.add_argument("--dry-run", action="store_true", help="plan only: no writes, no mutation sent")
 
-    def run_from_argv(self, argv):
-        try:
-            super().run_from_argv(argv)
-        except SystemExit as exit_:
-            # argparse errors exit 2 already; keep that meaning for every bad-argument case.
-            raise SystemExit(exit_.code) from None
-
     def handle(self, *args, env, customer, po, limit, dry_run, **options):
         try:
             scope = normalise_scope(customer=customer, pos=po, limit=limit)

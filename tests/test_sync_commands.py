@@ -1,0 +1,83 @@
+"""sync_orders exit codes and last line; the django-q2 task path."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from syncapp.models import SyncRun
+from tests.sync_helpers import only_po_pending, point_at, stage_and_merge
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def greyson(emulator, settings):
+    point_at(emulator, settings)
+    stage_and_merge(60)
+    only_po_pending("4755")
+    return emulator
+
+
+def _run(capsys, *args):
+    with pytest.raises(SystemExit) as exit_:
+        call_command("sync_orders", *args)
+        raise SystemExit(0)
+    return exit_.value.code, capsys.readouterr()
+
+
+def test_it_exits_0_and_ends_with_the_run_id_when_everything_synced(greyson, capsys):
+    code, out = _run(capsys, "--env", "development", "--po", "4755")
+    run = SyncRun.objects.get()
+    assert code == 0
+    assert out.out.strip().splitlines()[-1].startswith(f"run {run.pk}: completed SUCCESS")
+
+
+def test_it_exits_1_when_some_rows_failed(greyson, capsys):
+    from syncapp.models import FactOrderList
+
+    row = FactOrderList.objects.filter(po_number="4755").first()
+    FactOrderList.objects.filter(pk=row.pk).update(customer_name="NOT ON THE BOARD")
+    code, out = _run(capsys, "--env", "development")
+    assert code == 1
+    assert "ERROR" in out.out and "NOT ON THE BOARD" in out.out
+    assert out.out.strip().splitlines()[-1].startswith("run ")
+
+
+def test_it_exits_2_for_a_missing_token(greyson, capsys, settings):
+    settings.MONDAY_API_TOKEN_PRODUCTION = ""
+    code, out = _run(capsys, "--env", "production")
+    assert code == 2 and "MONDAY_API_TOKEN_PRODUCTION is not set" in out.err
+    assert not SyncRun.objects.exists()
+
+
+def test_it_exits_2_for_an_unknown_environment():
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    result = subprocess.run([sys.executable, "manage.py", "sync_orders", "--env", "staging"], cwd=settings.BASE_DIR,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "invalid choice: 'staging'" in result.stderr
+
+
+def test_a_dry_run_prints_the_plan_and_writes_nothing(greyson, capsys):
+    code, out = _run(capsys, "--env", "development", "--dry-run")
+    assert code == 0
+    assert "create group 'GREYSON SP26'" in out.out and "would create 7" in out.out
+    assert not greyson.state.item_count()
+
+
+def test_the_queue_runs_a_run_enqueued_on_commit(greyson, django_capture_on_commit_callbacks):
+    from django_q.models import OrmQ
+
+    from syncapp.services.sync import sync_run_create
+    from syncapp.tasks import sync_run_task
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = sync_run_create(environment="development", scope={"pos": ["4755"]}, dry_run=False)
+    assert OrmQ.objects.count() == 1, "the task is enqueued once the run is committed"
+    assert sync_run_task(run.pk) == f"run {run.pk}: completed"
+    assert sync_run_task(run.pk) == f"run {run.pk}: completed", "running the task again changes nothing"
+    assert greyson.state.item_count() > 7
