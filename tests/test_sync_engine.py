@@ -258,3 +258,52 @@ def test_a_daily_limit_mid_run_stops_cleanly_and_a_later_run_resumes(greyson):
     items = board(greyson, DEV_ITEMS)
     assert len(items) == 7 and not duplicates(items)
     assert set(FactOrderList.objects.filter(po_number="4755").values_list("sync_state", flat=True)) == {"SYNCED"}
+
+
+def test_retry_failed_rows_makes_a_linked_run_for_the_errors_only(greyson):
+    from syncapp.services.sync import SyncRefusedError, sync_run_execute, sync_run_retry_failed
+
+    row = FactOrderList.objects.filter(po_number="4755").order_by("aag_order_number").first()
+    FactOrderList.objects.filter(pk=row.pk).update(customer_name="NOT YET ON THE BOARD")
+    first = sync("development")
+    assert first.failed_count == 1
+    FactOrderList.objects.filter(pk=row.pk).update(customer_name="GREYSON")
+    retry = sync_run_retry_failed(run_id=first.pk, enqueue=False)
+    assert retry.parent_id == first.pk and retry.kind == "retry"
+    assert retry.scope == {"record_uuids": [str(row.pk)]}
+    retry = sync_run_execute(run_id=retry.pk)
+    assert (retry.created_count, retry.failed_count) == (1, 0)
+    assert len(board(greyson, DEV_ITEMS)) == 7
+    with pytest.raises(SyncRefusedError, match="no failed rows left"):
+        sync_run_retry_failed(run_id=first.pk, enqueue=False)
+
+
+def test_a_cancelled_run_stops_between_batches_and_releases_its_rows(greyson):
+    from syncapp.engine.runner import SyncEngine
+    from syncapp.services.sync import sync_run_cancel, sync_run_create, sync_run_execute
+
+    run = sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
+    original = SyncEngine.process_chunk
+
+    def cancel_after_first_chunk(self, chunk):
+        original(self, chunk)
+        sync_run_cancel(run_id=run.pk)
+
+    import unittest.mock
+
+    with (
+        unittest.mock.patch.object(SyncEngine, "process_chunk", cancel_after_first_chunk),
+        unittest.mock.patch.object(SyncEngine, "__init__", _small_chunks(SyncEngine.__init__)),
+    ):
+        run = sync_run_execute(run_id=run.pk)
+    assert run.status == "cancelled"
+    assert FactOrderList.objects.filter(po_number="4755", sync_state="SYNCED").count() == 3
+    assert FactOrderList.objects.filter(po_number="4755", sync_state="PENDING").count() == 4
+    assert not FactOrderList.objects.filter(sync_state="CLAIMED").exists()
+
+
+def _small_chunks(init):
+    def wrapper(self, run, **kwargs):
+        init(self, run, chunk_rows=3, **{k: v for k, v in kwargs.items() if k != "chunk_rows"})
+
+    return wrapper
