@@ -85,8 +85,13 @@ class EmulatorHandle:
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorHandle]:
-    server = EmulatorServer(EmulatorState.from_config(), host="127.0.0.1", port=0, tokens=dict(DEFAULT_TOKENS),
-                            faults=FaultConfig(seed=20260101))
+    server = EmulatorServer(
+        EmulatorState.from_config(),
+        host="127.0.0.1",
+        port=0,
+        tokens=dict(DEFAULT_TOKENS),
+        faults=FaultConfig(seed=20260101),
+    )
     server.start()
     try:
         yield EmulatorHandle(server=server, tokens=dict(DEFAULT_TOKENS))

@@ -1,0 +1,232 @@
+"""Rate limits and idempotency of the emulated monday API.
+
+Complexity budget
+    Each token has a budget per minute (default 10,000,000, monday's figure for a personal token on a
+    paid plan). The window starts at the token's first request and resets 60 s later. A request whose
+    cost exceeds what is left is answered HTTP 429 with `COMPLEXITY_BUDGET_EXHAUSTED` and
+    `extensions.retry_in_seconds` (seconds until the reset), and nothing is executed.
+    A single document above 5,000,000 fails with `ComplexityException`, like monday's per-query cap.
+
+    monday does not publish its cost formula, so the emulator uses a documented flat model:
+
+        every mutation field (create_item, create_subitem, create_group,
+            change_multiple_column_values, move_item_to_group, archive_item,
+            delete_item, delete_group)                                   10,000
+        boards                                                            1,000 per board asked for
+        items                                                               500 per item id asked for
+        items_page_by_column_values, next_items_page, items_page            500 x limit
+        complexity                                                              0
+        anything else                                                          10
+
+    A 25-mutation batch therefore costs 250,000, so the default budget allows 40 such requests
+    (1,000 mutations) a minute.
+
+Daily calls
+    Every authenticated request counts against a per-token daily counter that resets at 00:00 UTC.
+    With a limit configured, a request past it gets HTTP 429 `DAILY_LIMIT_EXCEEDED`. Default: no limit.
+
+Idempotency
+    As documented by monday: a mutation request with an `Idempotency-Key` is executed once and its
+    response cached for 30 minutes; a retry with the same key and the same body gets the cached
+    response with `Idempotency-Replayed: true`; a retry while the first is still running gets 409
+    with Retry-After. Reusing a key for a different body is refused (HTTP 400).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from graphql import FieldNode, OperationDefinitionNode, ValueNode, VariableNode, value_from_ast_untyped
+
+DEFAULT_BUDGET_PER_MINUTE = 10_000_000
+MAX_QUERY_COMPLEXITY = 5_000_000
+BUDGET_WINDOW_SECONDS = 60
+IDEMPOTENCY_TTL_SECONDS = 30 * 60
+
+MUTATION_COST = 10_000
+BOARD_COST = 1_000
+ITEM_COST = 500
+OTHER_FIELD_COST = 10
+PAGED_FIELDS = frozenset({"items_page_by_column_values", "next_items_page", "items_page"})
+
+
+@dataclass
+class Charge:
+    before: int
+    after: int
+    query: int
+    reset_in_x_seconds: int
+
+    def as_complexity(self) -> dict[str, int]:
+        return {
+            "before": self.before,
+            "after": self.after,
+            "query": self.query,
+            "reset_in_x_seconds": self.reset_in_x_seconds,
+        }
+
+
+class BudgetExhausted(Exception):
+    def __init__(self, retry_in_seconds: int, charge: Charge) -> None:
+        super().__init__(f"Complexity budget exhausted, retry in {retry_in_seconds} seconds")
+        self.retry_in_seconds = retry_in_seconds
+        self.charge = charge
+
+
+class DailyLimitExceeded(Exception):
+    def __init__(self, retry_in_seconds: int) -> None:
+        super().__init__("Daily limit exceeded")
+        self.retry_in_seconds = retry_in_seconds
+
+
+class ComplexityBudget:
+    """Per-token budget per minute; `per_minute=None` means unlimited (benchmarks)."""
+
+    def __init__(self, per_minute: int | None = DEFAULT_BUDGET_PER_MINUTE, clock: Callable[[], float] = time.monotonic):
+        self.per_minute = per_minute
+        self.clock = clock  # replaceable, so tests can move time forward
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[float, int]] = {}  # token -> (window start, used)
+
+    def charge(self, token: str, cost: int) -> Charge:
+        with self._lock:
+            limit = self.per_minute if self.per_minute is not None else DEFAULT_BUDGET_PER_MINUTE
+            start, used = self._window(token)
+            reset_in = max(1, math.ceil(start + BUDGET_WINDOW_SECONDS - self.clock()))
+            before = limit - used
+            if self.per_minute is not None and cost > before:
+                raise BudgetExhausted(reset_in, Charge(before, before, cost, reset_in))
+            if self.per_minute is None:
+                return Charge(limit, limit, cost, reset_in)
+            self._windows[token] = (start, used + cost)
+            return Charge(before, before - cost, cost, reset_in)
+
+    def remaining(self, token: str) -> tuple[int, int]:
+        with self._lock:
+            limit = self.per_minute if self.per_minute is not None else DEFAULT_BUDGET_PER_MINUTE
+            start, used = self._window(token)
+            return limit - used, max(1, math.ceil(start + BUDGET_WINDOW_SECONDS - self.clock()))
+
+    def exhaust(self, token: str) -> None:
+        """Spend the whole budget (tests use it to reproduce a 429 without 400 requests)."""
+        with self._lock:
+            start, _ = self._window(token)
+            self._windows[token] = (start, self.per_minute or DEFAULT_BUDGET_PER_MINUTE)
+
+    def _window(self, token: str) -> tuple[float, int]:
+        now = self.clock()
+        start, used = self._windows.get(token, (now, 0))
+        if now - start >= BUDGET_WINDOW_SECONDS:
+            start, used = now, 0
+        self._windows[token] = (start, used)
+        return start, used
+
+
+class DailyCounter:
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, dt.date], int] = {}
+
+    def count(self, token: str) -> int:
+        """Count one call; raises DailyLimitExceeded when the token is past its limit."""
+        now = dt.datetime.now(dt.UTC)
+        with self._lock:
+            key = (token, now.date())
+            calls = self._counts.get(key, 0) + 1
+            if self.limit is not None and calls > self.limit:
+                midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+                raise DailyLimitExceeded(math.ceil((midnight - now).total_seconds()))
+            self._counts[key] = calls
+            return calls
+
+    def calls_today(self, token: str) -> int:
+        with self._lock:
+            return self._counts.get((token, dt.datetime.now(dt.UTC).date()), 0)
+
+
+@dataclass
+class StoredResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class IdempotencyCache:
+    NEW, REPLAY, RUNNING, MISMATCH = "new", "replay", "running", "mismatch"
+
+    def __init__(self, ttl_seconds: int = IDEMPOTENCY_TTL_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock  # replaceable, so tests can move time forward
+        self._lock = threading.Lock()
+        # (token, key) -> (body hash, stored response or None while running, stored at)
+        self._entries: dict[tuple[str, str], tuple[str, StoredResponse | None, float]] = {}
+
+    def begin(self, token: str, key: str, body_hash: str) -> tuple[str, StoredResponse | None]:
+        """Claim a key. Returns (NEW, None) when the caller must execute and `complete` it."""
+        with self._lock:
+            self._expire()
+            entry = self._entries.get((token, key))
+            if entry is None:
+                self._entries[(token, key)] = (body_hash, None, self.clock())
+                return self.NEW, None
+            stored_hash, response, _ = entry
+            if stored_hash != body_hash:
+                return self.MISMATCH, None
+            if response is None:
+                return self.RUNNING, None
+            return self.REPLAY, response
+
+    def complete(self, token: str, key: str, body_hash: str, response: StoredResponse) -> None:
+        with self._lock:
+            self._entries[(token, key)] = (body_hash, response, self.clock())
+
+    def abandon(self, token: str, key: str) -> None:
+        """Forget a claimed key whose request was not executed (rate limited, rejected)."""
+        with self._lock:
+            entry = self._entries.get((token, key))
+            if entry is not None and entry[1] is None:
+                del self._entries[(token, key)]
+
+    def _expire(self) -> None:
+        cutoff = self.clock() - self.ttl_seconds
+        for key in [k for k, (_, _, at) in self._entries.items() if at < cutoff]:
+            del self._entries[key]
+
+
+def estimate_complexity(operation: OperationDefinitionNode, variables: Mapping[str, object]) -> int:
+    """Cost of a document under the flat model in this module's docstring."""
+    total = 0
+    for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode):
+            total += _field_cost(operation.operation.value, selection, variables)
+    return max(total, 1)
+
+
+def _field_cost(operation_type: str, node: FieldNode, variables: Mapping[str, object]) -> int:
+    name = node.name.value
+    if name == "complexity":
+        return 0
+    if operation_type == "mutation":
+        return MUTATION_COST
+    args = {arg.name.value: _argument(arg.value, variables) for arg in node.arguments or ()}
+    if name == "boards":
+        ids = args.get("ids")
+        return BOARD_COST * (len(ids) if isinstance(ids, list) else int(args.get("limit") or 25))
+    if name == "items":
+        ids = args.get("ids")
+        return ITEM_COST * (len(ids) if isinstance(ids, list) else int(args.get("limit") or 25))
+    if name in PAGED_FIELDS:
+        return ITEM_COST * int(args.get("limit") or 25)
+    return OTHER_FIELD_COST
+
+
+def _argument(value: ValueNode, variables: Mapping[str, object]) -> object:
+    if isinstance(value, VariableNode):
+        return variables.get(value.name.value)
+    return value_from_ast_untyped(value, dict(variables))

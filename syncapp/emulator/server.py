@@ -1,0 +1,625 @@
+"""HTTP server of the local monday emulator.
+
+Endpoints
+    POST /v2            monday's GraphQL API (the subset in schema.graphql)
+    GET  /boards/       read-only list of boards
+    GET  /boards/<id>   read-only view of a board: groups -> items -> subitems with column values
+    GET  /health        JSON status (boards, items, limits, faults)
+
+Request handling mirrors monday's order: authentication (Authorization token), API-Version, daily
+call counter, GraphQL parse + validation, Idempotency-Key (mutations), complexity budget, then
+execution. Responses carry monday's error shapes and `RateLimit` / `RateLimit-Policy` headers.
+
+Tokens: one per environment, e.g. {"development": "dev-token", "production": "prod-token"}. By
+default each token may only use its own environment's boards (DEFAULT_BOARD_ACCESS), so a
+production token pointed at a development board, or the reverse, fails with
+UserUnauthorizedException the way a token without board access fails at monday.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from graphql import DocumentNode, GraphQLError, OperationType, execute, get_operation_ast, parse, validate
+
+from syncapp.emulator import limits
+from syncapp.emulator.faults import APPLIED_FAULTS, FaultConfig
+from syncapp.emulator.resolvers import CursorStore, RequestContext, build_executable_schema
+from syncapp.emulator.state import EmulatorState, StateSaver
+
+SUPPORTED_API_VERSIONS: tuple[str, ...] = ("2026-10",)
+DEFAULT_API_VERSION = "2026-10"
+DEFAULT_TOKENS = {"development": "dev-token", "production": "prod-token"}
+DEFAULT_BOARD_ACCESS: dict[str, frozenset[str]] = {
+    "development": frozenset({"9609317401", "9609317948"}),
+    "production": frozenset({"9200517329", "9200771505"}),
+}
+REQUEST_LOG_SIZE = 2000
+
+
+def default_tokens(development: str = "", production: str = "") -> dict[str, str]:
+    """Tokens the emulator accepts: the configured ones, else the documented "dev-token"/"prod-token"."""
+    return {
+        "development": development or DEFAULT_TOKENS["development"],
+        "production": production or DEFAULT_TOKENS["production"],
+    }
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    post_fault: str | None = None  # "lost" / "delay": applied, then the response is not delivered on time
+
+
+class MondayApi:
+    """The /v2 endpoint, independent of the HTTP plumbing so it can be reasoned about (and tested) alone."""
+
+    def __init__(
+        self,
+        state: EmulatorState,
+        *,
+        tokens: Mapping[str, str],
+        faults: FaultConfig | None = None,
+        budget_per_minute: int | None = limits.DEFAULT_BUDGET_PER_MINUTE,
+        daily_limit: int | None = None,
+        api_versions: tuple[str, ...] = SUPPORTED_API_VERSIONS,
+        board_access: Mapping[str, frozenset[str]] | None = DEFAULT_BOARD_ACCESS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.state = state
+        self.tokens = dict(tokens)
+        self.faults = faults or FaultConfig()
+        self.budget = limits.ComplexityBudget(budget_per_minute)
+        self.daily = limits.DailyCounter(daily_limit)
+        self.idempotency = limits.IdempotencyCache()
+        self.api_versions = api_versions
+        self.board_access = board_access
+        self.cursors = CursorStore()
+        self.request_log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.requests_served = 0
+        self._sleep = sleep
+        self._schema = build_executable_schema()
+        self._parse = lru_cache(maxsize=512)(self._parse_uncached)
+
+    # --- entry point ------------------------------------------------------------------------------
+
+    def handle(self, headers: Mapping[str, str], body: bytes, peer: str = "") -> ApiResponse:
+        entry = {"headers": _redacted(headers), "body": body.decode("utf-8", "replace"), "fault": None, "peer": peer}
+        self.request_log.append(entry)
+        self.requests_served += 1
+        fault = self.faults.pick()
+        entry["fault"] = fault
+        if self.faults.latency_ms:
+            self._sleep(self.faults.latency_ms / 1000)
+        if fault is not None and fault not in APPLIED_FAULTS:
+            response = _fault_response(fault, self.faults)
+        else:
+            response = self._serve(headers, body)
+            response.post_fault = fault
+        entry["status"] = response.status
+        entry["replayed"] = response.headers.get("Idempotency-Replayed") == "true"
+        return response
+
+    def _serve(self, headers: Mapping[str, str], body: bytes) -> ApiResponse:
+        token = _token(headers)
+        environment = next((env for env, value in self.tokens.items() if value and value == token), None)
+        if environment is None:
+            return _error(401, "Not Authenticated", "UNAUTHENTICATED", hint="Send a valid token in Authorization")
+        version = headers.get("API-Version") or DEFAULT_API_VERSION
+        if version not in self.api_versions:
+            return _error(
+                400,
+                f"Invalid API version '{version}'. The emulator serves {', '.join(self.api_versions)}",
+                "InvalidApiVersionException",
+            )
+        try:
+            self.daily.count(token)
+        except limits.DailyLimitExceeded as exc:
+            return _error(429, "Daily limit exceeded", "DAILY_LIMIT_EXCEEDED", retry_in_seconds=exc.retry_in_seconds)
+        return self._graphql(token, environment, body, (headers.get("Idempotency-Key") or "").strip())
+
+    def _graphql(self, token: str, environment: str, body: bytes, idempotency_key: str) -> ApiResponse:
+        request, problem = _request_payload(body)
+        if request is None:
+            return _error(400, problem, "BAD_REQUEST")
+        document, errors = self._parse(request["query"])
+        if errors:
+            return _json(200, {"errors": errors, "account_id": 1})
+        operation = get_operation_ast(document, request.get("operationName"))
+        if operation is None:
+            return _json(
+                200,
+                {"errors": [_plain_error("Could not determine which operation to run", "GRAPHQL_VALIDATION_FAILED")]},
+            )
+        # As at monday, Idempotency-Key only applies to mutations; queries are always executed.
+        key = idempotency_key if operation.operation == OperationType.MUTATION else ""
+        if key:
+            verdict, stored = self.idempotency.begin(token, key, hashlib.sha256(body).hexdigest())
+            if verdict != limits.IdempotencyCache.NEW:
+                return _idempotency_response(verdict, stored)
+        try:
+            response = self._run(token, environment, document, operation, request)
+        except BaseException:
+            if key:
+                self.idempotency.abandon(token, key)
+            raise
+        if key:
+            if response.status == 200:
+                self.idempotency.complete(token, key, hashlib.sha256(body).hexdigest(), _stored(response))
+            else:
+                self.idempotency.abandon(token, key)
+        return response
+
+    def _run(self, token, environment, document: DocumentNode, operation, request: dict) -> ApiResponse:
+        variables = request["variables"]
+        cost = limits.estimate_complexity(operation, variables)
+        if cost > limits.MAX_QUERY_COMPLEXITY:
+            message = f"Query has complexity of {cost}, which exceeds max complexity of {limits.MAX_QUERY_COMPLEXITY}"
+            return _json(200, {"errors": [_plain_error(message, "ComplexityException")], "account_id": 1})
+        try:
+            charge = self.budget.charge(token, cost)
+        except limits.BudgetExhausted as exc:
+            return _error(
+                429,
+                "Complexity budget exhausted",
+                "COMPLEXITY_BUDGET_EXHAUSTED",
+                retry_in_seconds=exc.retry_in_seconds,
+                extra_headers=self._rate_headers(exc.charge),
+            )
+        context = RequestContext(
+            state=self.state,
+            token=token,
+            environment=environment,
+            complexity=charge.as_complexity(),
+            allowed_boards=self._allowed_boards(environment),
+            cursors=self.cursors,
+        )
+        with self.state.lock:
+            result = execute(
+                self._schema,
+                document,
+                variable_values=variables,
+                context_value=context,
+                operation_name=request.get("operationName"),
+            )
+        payload: dict = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [_monday_error(e) for e in result.errors]
+        payload["extensions"] = {"request_id": str(uuid.uuid4())}
+        payload["account_id"] = 1
+        return _json(200, payload, self._rate_headers(charge))
+
+    def _allowed_boards(self, environment: str) -> frozenset[str] | None:
+        if self.board_access is None:
+            return None
+        others = set().union(*(boards for env, boards in self.board_access.items() if env != environment))
+        return frozenset(set(self.state.boards) - (others - set(self.board_access.get(environment, ()))))
+
+    def _rate_headers(self, charge: limits.Charge) -> dict[str, str]:
+        limit = self.budget.per_minute or limits.DEFAULT_BUDGET_PER_MINUTE
+        return {
+            "RateLimit-Policy": f'"complexity";q={limit};w={limits.BUDGET_WINDOW_SECONDS}',
+            "RateLimit": f'"complexity";r={max(charge.after, 0)};t={charge.reset_in_x_seconds}',
+        }
+
+    def _parse_uncached(self, query: str) -> tuple[DocumentNode | None, list[dict]]:
+        try:
+            document = parse(query)
+        except GraphQLError as exc:
+            return None, [
+                _plain_error(f"Parse error: {exc.message}", "GRAPHQL_PARSE_FAILED", exc.formatted.get("locations"))
+            ]
+        errors = validate(self._schema, document)
+        return (None, [_validation_error(e) for e in errors]) if errors else (document, [])
+
+    # --- read-only views ----------------------------------------------------------------------------
+
+    def health(self) -> dict:
+        with self.state.lock:
+            return {
+                "status": "ok",
+                "service": "orderops monday emulator (not monday.com)",
+                "emulator": True,
+                "api_versions": list(self.api_versions),
+                "environments": sorted(self.tokens),
+                "boards": {board_id: board["name"] for board_id, board in self.state.boards.items()},
+                "active_items": self.state.item_count(),
+                "requests": self.requests_served,
+                "budget_per_minute": self.budget.per_minute,
+                "daily_limit": self.daily.limit,
+                "faults": self.faults.describe(),
+            }
+
+
+# --- response helpers ------------------------------------------------------------------------------
+
+
+def _json(status: int, payload: dict, headers: dict[str, str] | None = None) -> ApiResponse:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return ApiResponse(status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+
+
+def _plain_error(message: str, code: str, locations: object = None, **extensions: object) -> dict:
+    error: dict = {"message": message, "extensions": {"code": code, **extensions}}
+    if locations:
+        error["locations"] = locations
+    return error
+
+
+def _error(
+    status: int,
+    message: str,
+    code: str,
+    *,
+    retry_in_seconds: int | None = None,
+    hint: str = "",
+    extra_headers: dict[str, str] | None = None,
+) -> ApiResponse:
+    extensions: dict[str, object] = {"status_code": status}
+    headers = dict(extra_headers or {})
+    if retry_in_seconds is not None:
+        extensions["retry_in_seconds"] = retry_in_seconds
+        headers["Retry-After"] = str(retry_in_seconds)
+    payload = {"errors": [_plain_error(message + (f". {hint}" if hint else ""), code, **extensions)], "account_id": 1}
+    return _json(status, payload, headers)
+
+
+def _monday_error(error: GraphQLError) -> dict:
+    formatted = dict(error.formatted)
+    extensions = dict(formatted.get("extensions") or {})
+    extensions.setdefault("code", "INTERNAL_SERVER_ERROR" if error.original_error else "GRAPHQL_VALIDATION_FAILED")
+    formatted["extensions"] = extensions
+    return formatted
+
+
+_VALIDATION_PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
+    (
+        re.compile(r"Cannot query field '(\w+)' on type '(\w+)'"),
+        "Field '{0}' doesn't exist on type '{1}'",
+        "undefinedField",
+    ),
+    (
+        re.compile(r"Unknown argument '(\w+)' on field '\w+\.(\w+)'"),
+        "Field '{1}' doesn't accept argument '{0}'",
+        "argumentNotAccepted",
+    ),
+    (
+        re.compile(r"Field '(\w+)' argument '(\w+)' of type .* is required"),
+        "Field '{0}' is missing required arguments: {1}",
+        "missingRequiredArguments",
+    ),
+    (
+        re.compile(r"Variable '\$(\w+)' of type .* used in position"),
+        "Type mismatch on variable ${0}",
+        "variableMismatch",
+    ),
+]
+
+
+def _validation_error(error: GraphQLError) -> dict:
+    """graphql-core's validation message in the wording and code monday (graphql-ruby) uses."""
+    for pattern, template, code in _VALIDATION_PATTERNS:
+        match = pattern.search(error.message)
+        if match:
+            return _plain_error(template.format(*match.groups()), code, error.formatted.get("locations"))
+    return _plain_error(error.message, "GRAPHQL_VALIDATION_FAILED", error.formatted.get("locations"))
+
+
+def _fault_response(fault: str, faults: FaultConfig) -> ApiResponse:
+    if fault == "500":
+        return _error(500, "Internal server error", "INTERNAL_SERVER_ERROR")
+    if fault == "502":
+        return ApiResponse(
+            502,
+            b"<html><head><title>502 Bad Gateway</title></head><body>502 Bad Gateway</body></html>",
+            {"Content-Type": "text/html"},
+        )
+    if fault == "503":
+        return _error(503, "Service unavailable", "SERVICE_UNAVAILABLE")
+    if fault == "429":
+        response = _error(429, "Rate limit exceeded", faults.rate_limit_code, retry_in_seconds=faults.retry_in_seconds)
+        response.headers["Retry-After"] = str(faults.retry_after_seconds)
+        return response
+    if fault == "429_retry_after":
+        response = _error(429, "Rate limit exceeded", faults.rate_limit_code)
+        response.headers["Retry-After"] = str(faults.retry_after_seconds)
+        return response
+    if fault == "429_bare":
+        return ApiResponse(429, b"Too Many Requests", {"Content-Type": "text/plain"})
+    if fault == "423":
+        return _error(423, "The board is locked by another operation, try again shortly", "RESOURCE_LOCKED")
+    if fault == "malformed":
+        return ApiResponse(200, b'{"data": {"m0": {"id": "1', {"Content-Type": "application/json"})
+    return ApiResponse(  # "html": a proxy's error page served with 200
+        200,
+        b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>Checking your browser</body></html>",
+        {"Content-Type": "text/html"},
+    )
+
+
+def _idempotency_response(verdict: str, stored: limits.StoredResponse | None) -> ApiResponse:
+    if verdict == limits.IdempotencyCache.REPLAY and stored is not None:
+        return ApiResponse(stored.status, stored.body, {**stored.headers, "Idempotency-Replayed": "true"})
+    if verdict == limits.IdempotencyCache.RUNNING:
+        response = _error(409, "A request with this Idempotency-Key is still being processed", "IDEMPOTENCY_CONFLICT")
+        response.headers["Retry-After"] = "1"
+        return response
+    return _error(400, "Idempotency-Key was already used for a different request body", "IDEMPOTENCY_KEY_REUSED")
+
+
+def _stored(response: ApiResponse) -> limits.StoredResponse:
+    return limits.StoredResponse(response.status, dict(response.headers), response.body)
+
+
+def _request_payload(body: bytes) -> tuple[dict | None, str]:
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None, "Request body is not valid JSON"
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return None, 'Request body must be a JSON object with a "query" string'
+    variables = payload.get("variables") or {}
+    if isinstance(variables, str):  # monday also accepts variables sent as a JSON string
+        try:
+            variables = json.loads(variables) if variables.strip() else {}
+        except ValueError:
+            return None, "variables is not valid JSON"
+    if not isinstance(variables, dict):
+        return None, "variables must be a JSON object"
+    return {
+        "query": payload["query"],
+        "variables": variables,
+        "operationName": payload.get("operationName"),
+    }, ""
+
+
+def _token(headers: Mapping[str, str]) -> str:
+    value = (headers.get("Authorization") or "").strip()
+    return value[7:].strip() if value.lower().startswith("bearer ") else value
+
+
+def _redacted(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("<redacted>" if k.lower() == "authorization" else v) for k, v in headers.items()}
+
+
+# --- HTML views ----------------------------------------------------------------------------------
+
+_STYLE = """
+body{font:14px system-ui,sans-serif;margin:0;color:#323338}
+.banner{background:#ffcb00;padding:.5rem 1rem;font-weight:700}
+main{padding:1rem}h2{margin:1.5rem 0 .5rem}table{border-collapse:collapse;margin-bottom:1rem}
+th,td{border:1px solid #d0d4e4;padding:.25rem .5rem;text-align:left;vertical-align:top;white-space:pre-wrap}
+th{background:#f5f6f8}tr.sub td{background:#fafbfc}tr.sub td:first-child{padding-left:1.5rem}
+"""
+
+
+def render_board_list(state: EmulatorState) -> str:
+    with state.lock:
+        rows = "".join(
+            f"<tr><td><a href='/boards/{_e(b['id'])}'>{_e(b['name'])}</a></td><td>{_e(b['id'])}</td>"
+            f"<td>{_e(b['kind'])}</td><td>{sum(1 for _ in state.active_items(b['id']))}</td></tr>"
+            for b in state.boards.values()
+        )
+    table = f"<table><tr><th>Board</th><th>Id</th><th>Kind</th><th>Active items</th></tr>{rows}</table>"
+    return _page("Boards", f"<h1>Boards</h1>{table}")
+
+
+def render_board(state: EmulatorState, board_id: str) -> str | None:
+    with state.lock:
+        board = state.board(board_id)
+        if board is None:
+            return None
+        sub_board = state.subitems_board_for(board)
+        items = list(state.active_items(board["id"]))
+        columns = _shown_columns(board, items)
+        sub_columns = (
+            _shown_columns(sub_board, [s for i in items for s in state.active_subitems(i)]) if sub_board else []
+        )
+        sections = [
+            _group_section(state, group, [i for i in items if i["group_id"] == group["id"]], columns, sub_columns)
+            for group in state.active_groups(board)
+        ]
+    title = f"{board['name']} ({board['id']})"
+    return _page(title, f"<p><a href='/boards/'>All boards</a></p><h1>{_e(title)}</h1>{''.join(sections)}")
+
+
+def _shown_columns(board: dict, items: list[dict]) -> list[dict]:
+    used = {column_id for item in items for column_id in item["values"]}
+    return [c for c in board["columns"] if c["id"] in used]
+
+
+def _group_section(state, group: dict, items: list[dict], columns: list[dict], sub_columns: list[dict]) -> str:
+    header = "".join(f"<th>{_e(c['title'])}</th>" for c in columns)
+    rows: list[str] = []
+    for item in items:
+        cells = "".join(f"<td>{_e(_text(item, c))}</td>" for c in columns)
+        rows.append(f"<tr><td>{_e(item['name'])}</td>{cells}</tr>")
+        for sub in state.active_subitems(item):
+            sub_cells = "; ".join(f"{c['title']}: {_text(sub, c)}" for c in sub_columns if c["id"] in sub["values"])
+            rows.append(
+                f"<tr class='sub'><td>{_e(sub['name'])}</td><td colspan='{max(len(columns), 1)}'>{_e(sub_cells)}</td></tr>"
+            )
+    body = "".join(rows) or f"<tr><td colspan='{len(columns) + 1}'>No items</td></tr>"
+    return f"<h2>{_e(group['title'])}</h2><table><tr><th>Name</th>{header}</tr>{body}</table>"
+
+
+def _text(item: dict, column: dict) -> str:
+    stored = item["values"].get(column["id"])
+    return stored["text"] if stored else ""
+
+
+def _page(title: str, content: str) -> str:
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_e(title)} - monday EMULATOR</title>"
+        f"<style>{_STYLE}</style></head><body><div class='banner'>EMULATOR - local stand-in for monday.com, "
+        f"not the real board</div><main>{content}</main></body></html>"
+    )
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+# --- HTTP plumbing -------------------------------------------------------------------------------
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    api: MondayApi
+    log: Callable[[str], None] | None = None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so the client's pooled connections are reused
+    server: _HTTPServer
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        if self.path.rstrip("/") != "/v2":
+            self._send(ApiResponse(404, b'{"errors":[{"message":"Not found"}]}', {"Content-Type": "application/json"}))
+            return
+        peer = "{}:{}".format(*self.client_address[:2])
+        response = self.server.api.handle(self.headers, body, peer)
+        if response.post_fault == "lost":
+            self._drop_connection()
+            return
+        if response.post_fault == "delay":
+            time.sleep(self.server.api.faults.delay_seconds)
+        self._send(response)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        api = self.server.api
+        if path == "/health":
+            self._send(_json(200, api.health()))
+        elif path in {"/", "/boards", "/boards/"}:
+            self._send_html(200, render_board_list(api.state))
+        elif match := re.fullmatch(r"/boards/(\d+)/?", path):
+            page = render_board(api.state, match.group(1))
+            self._send_html(200 if page else 404, page or _page("Not found", "<h1>No such board</h1>"))
+        else:
+            self._send_html(404, _page("Not found", "<h1>Not found</h1>"))
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send_html(self, status: int, text: str) -> None:
+        self._send(ApiResponse(status, text.encode("utf-8"), {"Content-Type": "text/html; charset=utf-8"}))
+
+    def _send(self, response: ApiResponse) -> None:
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (timeout); the mutation stays applied
+
+    def _drop_connection(self) -> None:
+        # The response is "lost": close the socket without a byte, as a dropped proxy connection would.
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.server.log is not None:
+            self.server.log(f"{self.address_string()} {format % args}")
+
+
+class EmulatorServer:
+    """The emulator on a real socket, in the foreground (`serve_forever`) or a background thread (`start`)."""
+
+    def __init__(
+        self,
+        state: EmulatorState,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        tokens: Mapping[str, str] | None = None,
+        faults: FaultConfig | None = None,
+        budget_per_minute: int | None = limits.DEFAULT_BUDGET_PER_MINUTE,
+        daily_limit: int | None = None,
+        api_versions: tuple[str, ...] = SUPPORTED_API_VERSIONS,
+        board_access: Mapping[str, frozenset[str]] | None = DEFAULT_BOARD_ACCESS,
+        state_file: Path | None = None,
+        save_interval: float = 1.0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.api = MondayApi(
+            state,
+            tokens=tokens or default_tokens(),
+            faults=faults,
+            budget_per_minute=budget_per_minute,
+            daily_limit=daily_limit,
+            api_versions=api_versions,
+            board_access=board_access,
+        )
+        self.httpd = _HTTPServer((host, port), _Handler)
+        self.httpd.api = self.api
+        self.httpd.log = log
+        self.saver = StateSaver(state, state_file, save_interval) if state_file else None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> EmulatorState:
+        return self.api.state
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/v2"
+
+    def start(self) -> EmulatorServer:
+        if self.saver:
+            self.saver.start()
+        # A short poll interval makes stop() quick, which matters for a fixture started per test.
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="monday-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        if self.saver:
+            self.saver.start()
+        try:
+            self.httpd.serve_forever()
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.close()
+
+    def close(self) -> None:
+        self.httpd.server_close()
+        if self.saver:
+            self.saver.stop()

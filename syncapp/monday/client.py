@@ -1,0 +1,719 @@
+"""monday.com GraphQL client: batching, retries, rate limits and idempotency.
+
+The sync engine talks to monday only through `MondayClient`. Its contract:
+
+* `run_batch` sends aliased mutations, `batch_size` per request, and returns one `MutationResult`
+  per caller key. Application errors (ColumnValueException, ResourceNotFoundException, ...) come
+  back on the failing key only; the other keys in the request keep their results.
+* Transient trouble is retried with bounded waits: rate limits wait monday's `retry_in_seconds`
+  (else `Retry-After`, else exponential backoff with jitter); 5xx, 423, timeouts, dropped
+  connections and malformed bodies back off exponentially. When retries run out the client raises
+  `MondayUnavailableError`.
+* 401/403 raise `MondayAuthError` and DAILY_LIMIT_EXCEEDED raises `MondayDailyLimitError` at once,
+  each naming the environment, because waiting cannot fix them.
+* Every mutation request carries an `Idempotency-Key` derived from its content, so a retry after a
+  lost response is answered from monday's idempotency cache instead of creating items twice.
+* Every document reads `complexity`; when the remaining budget drops below
+  `throttle_below_fraction` the client sleeps until the budget resets instead of running into 429s.
+
+The token only ever travels in the Authorization header; it is never logged or recorded.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from syncapp.monday import documents
+from syncapp.monday.errors import (
+    AUTH_CODES,
+    DAILY_LIMIT_CODES,
+    RATE_LIMIT_CODES,
+    REQUEST_REJECTED_CODES,
+    MondayAuthError,
+    MondayDailyLimitError,
+    MondayRequestError,
+    MondayUnavailableError,
+    token_variable,
+)
+
+API_VERSION = "2026-10"
+# Lookups send this many values per items_page_by_column_values call and page this many items.
+LOOKUP_VALUES_PER_REQUEST = 100
+PAGE_LIMIT = 100
+# monday's items(ids:) takes at most 100 ids.
+ITEMS_PER_REQUEST = 100
+# Bodies kept in ApiCallRecord are truncated so one huge response cannot bloat the audit table.
+RECORD_BODY_LIMIT = 65_536
+BACKOFF_BASE_SECONDS = 1.0
+
+
+@dataclass
+class Mutation:
+    """One aliased mutation in a batch; its result is returned under `key`."""
+
+    key: str
+    kind: str
+    args: dict
+
+
+@dataclass
+class MutationResult:
+    key: str
+    ok: bool
+    data: dict | None
+    error_message: str = ""
+    error_code: str = ""
+
+
+@dataclass
+class ApiCallRecord:
+    """What one HTTP attempt did, for the run's audit trail (never contains the token)."""
+
+    operation: str
+    http_status: int | None
+    ok: bool
+    attempt: int
+    mutations: int
+    duration_ms: int
+    complexity: int | None
+    idempotency_key: str
+    error: str
+    request_body: str
+    response_body: str
+
+
+@dataclass
+class ColumnInfo:
+    id: str
+    title: str
+    type: str
+    settings: dict = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GroupInfo:
+    id: str
+    title: str
+
+
+@dataclass
+class BoardInfo:
+    id: int
+    name: str
+    columns: dict[str, ColumnInfo]
+    groups: list[GroupInfo]
+    subitems_board_id: int | None = None
+
+    def column(self, column_id: str) -> ColumnInfo:
+        return self.columns[column_id]
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    mutations: int = 0
+    retries: int = 0
+    complexity_used: int = 0
+    waited_seconds: float = 0.0
+
+
+@dataclass
+class _Outcome:
+    """One HTTP attempt as seen by the retry logic."""
+
+    status: int | None
+    text: str = ""
+    body: dict | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    transport_error: str = ""
+    duration_ms: int = 0
+
+    @property
+    def errors(self) -> list[dict]:
+        return _normalise_errors(self.body)
+
+
+class MondayClient:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        token: str,
+        environment: str,
+        api_version: str = API_VERSION,
+        batch_size: int = 25,
+        max_retries: int = 6,
+        max_wait_seconds: float = 60.0,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        throttle_below_fraction: float = 0.10,
+        recorder: Callable[[ApiCallRecord], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1.")
+        self.api_url = api_url
+        self.environment = environment
+        self.api_version = api_version
+        self.batch_size = batch_size
+        self.max_retries = max_retries
+        self.max_wait_seconds = max_wait_seconds
+        self.timeout = (connect_timeout, read_timeout)
+        self.throttle_below_fraction = throttle_below_fraction
+        self.stats = ClientStats()
+        self._token = token
+        self._recorder = recorder
+        self._sleep = sleep
+        self._log_fn = log
+        self._budget_limit = 0
+        self._throttle_seconds = 0.0
+        self._throttle_set_at = 0.0
+        self._session = _pooled_session()
+
+    def __repr__(self) -> str:  # never show the token
+        return f"MondayClient(environment={self.environment!r}, api_url={self.api_url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    # --- mutations ---------------------------------------------------------------------------
+
+    def run_batch(
+        self, mutations: list[Mutation], *, operation: str, idempotency_scope: str, batch_size: int | None = None
+    ) -> dict[str, MutationResult]:
+        """Send `mutations` in requests of `batch_size` aliases; results by caller key.
+
+        `idempotency_scope` should identify the sync run (e.g. its id), so a later run that sends
+        the same rows again is not answered from monday's 30-minute idempotency cache.
+        """
+        _check_unique_keys(mutations)
+        # Build every document first: an invalid mutation must fail before anything is sent.
+        requests_to_send = [
+            (chunk, *self._document(chunk)) for chunk in _chunks(mutations, batch_size or self.batch_size)
+        ]
+        results: dict[str, MutationResult] = {}
+        for chunk, query, variables in requests_to_send:
+            key = self.idempotency_key(chunk, operation=operation, idempotency_scope=idempotency_scope)
+            body = self._execute(query, variables, operation=operation, idempotency_key=key, mutations=len(chunk))
+            results.update(_results_by_key(chunk, body))
+            self.stats.mutations += len(chunk)
+        return results
+
+    def idempotency_key(self, chunk: list[Mutation], *, operation: str, idempotency_scope: str) -> str:
+        """sha256 over environment, scope, operation and the request's mutations in send order.
+
+        The order is part of the key because results are mapped back by alias position: a cached
+        response replayed for a differently ordered request would hand ids to the wrong records.
+        """
+        canonical = json.dumps(
+            [self.environment, idempotency_scope, operation, [[m.key, m.kind, m.args] for m in chunk]],
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+            default=str,
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @staticmethod
+    def _document(chunk: list[Mutation]) -> tuple[str, dict[str, object]]:
+        return documents.build_mutation_document((m.kind, m.args) for m in chunk)
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def get_board(self, board_id: int) -> BoardInfo:
+        body = self._query(documents.BOARD_QUERY, documents.board_variables(board_id), operation="get_board")
+        boards = (body.get("data") or {}).get("boards") or []
+        if not boards:
+            raise MondayRequestError(
+                f"Board {board_id} was not found with the {self.environment} token. Check the board id in the "
+                f"sync configuration and that the user owning {token_variable(self.environment)} can open the board.",
+                code="InvalidBoardIdException",
+            )
+        return _board_info(boards[0])
+
+    def find_items_by_column_value(self, board_id: int, column_id: str, values: list[str]) -> dict[str, list[dict]]:
+        """Items whose `column_id` text equals one of `values` (e.g. the AAG ORDER NUMBER column)."""
+        wanted = list(dict.fromkeys(str(v) for v in values if str(v) != ""))
+        found: dict[str, list[dict]] = {value: [] for value in wanted}
+        folded = {value.casefold(): value for value in wanted}
+        for chunk in _chunks(wanted, LOOKUP_VALUES_PER_REQUEST):
+            variables = documents.items_by_column_values_variables(board_id, column_id, chunk, PAGE_LIMIT)
+            for item in self._paged_items(variables):
+                text = item["column_values"].get(column_id, {}).get("text") or ""
+                value = text if text in found else folded.get(text.casefold())
+                if value is not None and all(existing["id"] != item["id"] for existing in found[value]):
+                    found[value].append(item)
+        return found
+
+    def get_items(self, item_ids: list[int]) -> list[dict]:
+        """Active items by id (archived and deleted ones are absent from the result)."""
+        items: list[dict] = []
+        for chunk in _chunks(list(dict.fromkeys(item_ids)), ITEMS_PER_REQUEST):
+            body = self._query(documents.ITEMS_QUERY, documents.items_variables(chunk), operation="get_items")
+            items.extend(_item(raw) for raw in (body.get("data") or {}).get("items") or [] if raw)
+        return items
+
+    def _paged_items(self, first_variables: dict[str, object]) -> Iterator[dict]:
+        body = self._query(documents.ITEMS_BY_COLUMN_VALUES_QUERY, first_variables, operation="find_items")
+        page = (body.get("data") or {}).get("items_page_by_column_values") or {}
+        while True:
+            yield from (_item(raw) for raw in page.get("items") or [] if raw)
+            cursor = page.get("cursor")
+            if not cursor:
+                return
+            variables = documents.next_items_page_variables(cursor, PAGE_LIMIT)
+            body = self._query(documents.NEXT_ITEMS_PAGE_QUERY, variables, operation="find_items_next_page")
+            page = (body.get("data") or {}).get("next_items_page") or {}
+
+    def _query(self, query: str, variables: dict[str, object], *, operation: str) -> dict:
+        body = self._execute(query, variables, operation=operation, idempotency_key="", mutations=0)
+        errors = _normalise_errors(body)
+        if errors:  # a read that came back partly failed would make the engine act on a wrong picture
+            first = errors[0]
+            raise MondayRequestError(
+                f"monday refused the {operation} query for {self.environment}: {first.get('message', '')}",
+                code=_error_code(first),
+            )
+        return body
+
+    # --- transport and retries ---------------------------------------------------------------
+
+    def _execute(
+        self, query: str, variables: dict[str, object], *, operation: str, idempotency_key: str, mutations: int
+    ) -> dict:
+        if not self._token:
+            raise MondayAuthError(self._missing_token_message(), code="NoToken")
+        payload = json.dumps({"query": query, "variables": variables}, ensure_ascii=False, separators=(",", ":"))
+        body = payload.encode("utf-8")
+        headers = self._headers(idempotency_key)
+        reason = ""
+        for attempt in range(1, self.max_retries + 2):
+            self._wait_for_budget(operation)
+            outcome = self._send(body, headers)
+            action, hint, reason = self._classify(outcome)
+            self._record(outcome, operation, attempt, mutations, idempotency_key, payload, action, reason)
+            if action == "ok":
+                self._note_budget(outcome)
+                return outcome.body or {}
+            self._raise_if_fatal(action, reason, outcome)
+            if attempt > self.max_retries:
+                break
+            self._wait_before_retry(operation, attempt, hint, reason)
+        raise MondayUnavailableError(
+            f"monday ({self.environment}) did not complete {operation} after {self.max_retries + 1} attempts; "
+            f"last problem: {reason}. Nothing further was sent. Retry the sync later; if this keeps happening, "
+            "check monday's status page and the run's API log.",
+            http_status=None,
+        )
+
+    def _headers(self, idempotency_key: str) -> dict[str, str]:
+        headers = {
+            "Authorization": self._token,
+            "API-Version": self.api_version,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": "orderops-monday-client/1",
+        }
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        return headers
+
+    def _send(self, body: bytes, headers: dict[str, str]) -> _Outcome:
+        self.stats.requests += 1
+        started = time.perf_counter()
+        try:
+            response = self._session.post(self.api_url, data=body, headers=headers, timeout=self.timeout)
+        except requests.Timeout as exc:
+            return _Outcome(None, transport_error=f"timed out ({type(exc).__name__})", duration_ms=_ms(started))
+        except requests.ConnectionError as exc:
+            return _Outcome(None, transport_error=f"connection failed ({_short(exc)})", duration_ms=_ms(started))
+        text = response.text
+        return _Outcome(response.status_code, text, _json_object(text), response.headers, "", _ms(started))
+
+    def _classify(self, outcome: _Outcome) -> tuple[str, float | None, str]:
+        """Decide what an attempt means: (action, wait hint in seconds, human-readable reason)."""
+        if outcome.status is None:
+            return "retry", None, outcome.transport_error
+        status, errors = outcome.status, outcome.errors
+        codes = {_error_code(e) for e in errors}
+        message = _first_message(errors) or _snippet(outcome.text)
+        if status in (401, 403) or codes & AUTH_CODES:
+            return "auth", None, f"HTTP {status}: {message}"
+        if codes & DAILY_LIMIT_CODES:
+            return "daily", None, message
+        if status == 429 or codes & RATE_LIMIT_CODES or _budget_exhausted(errors):
+            return "wait", _retry_in(errors, outcome.headers), f"rate limited (HTTP {status}: {message})"
+        if status == 409:
+            return "wait", _retry_after(outcome.headers), "the same idempotent request is still running (HTTP 409)"
+        if status == 423 or status >= 500:
+            return "retry", _retry_after(outcome.headers), f"HTTP {status} ({_snippet(outcome.text)})"
+        if outcome.body is None or not ({"data", "errors"} & outcome.body.keys()):
+            return "retry", None, f"malformed response body (HTTP {status}: {_snippet(outcome.text)})"
+        if status != 200 or codes & REQUEST_REJECTED_CODES or _request_failed(outcome.body, errors):
+            return "reject", None, f"HTTP {status}: {message}"
+        return "ok", None, ""
+
+    def _raise_if_fatal(self, action: str, reason: str, outcome: _Outcome) -> None:
+        code = next((c for c in (_error_code(e) for e in outcome.errors) if c), "")
+        if action == "auth":
+            raise MondayAuthError(self._auth_message(reason), code=code, http_status=outcome.status)
+        if action == "daily":
+            raise MondayDailyLimitError(
+                f"monday's daily API call limit for the {self.environment} environment's account is used up "
+                f"(DAILY_LIMIT_EXCEEDED: {reason}). The sync stopped; it can resume after the limit resets at "
+                "midnight UTC, or after a monday admin raises the limit.",
+                code="DAILY_LIMIT_EXCEEDED",
+                http_status=outcome.status,
+            )
+        if action == "reject":
+            raise MondayRequestError(
+                f"monday rejected the request for {self.environment} ({reason}). This is not transient and was not "
+                "retried; the API log holds the request body.",
+                code=code,
+                http_status=outcome.status,
+            )
+
+    def _wait_before_retry(self, operation: str, attempt: int, hint: float | None, reason: str) -> None:
+        if hint is not None:
+            wait = max(0.0, min(hint, self.max_wait_seconds))
+        else:
+            backoff = min(self.max_wait_seconds, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+            wait = backoff * random.uniform(0.5, 1.0)  # jitter only; not security-sensitive
+        self.stats.retries += 1
+        self._log(
+            f"monday {self.environment}: {operation} attempt {attempt} failed: {reason}; "
+            f"waiting {wait:.1f}s before retry {attempt} of {self.max_retries}"
+        )
+        self._pause(wait)
+
+    # --- proactive throttling ----------------------------------------------------------------
+
+    def _note_budget(self, outcome: _Outcome) -> None:
+        complexity = ((outcome.body or {}).get("data") or {}).get("complexity") or {}
+        remaining, reset_in = complexity.get("after"), complexity.get("reset_in_x_seconds")
+        self._budget_limit = max(self._budget_limit, int(complexity.get("before") or 0))
+        self.stats.complexity_used += int(complexity.get("query") or 0)
+        header_remaining, header_reset, header_limit = _rate_limit_headers(outcome.headers)
+        self._budget_limit = max(self._budget_limit, header_limit or 0)
+        if remaining is None:
+            remaining, reset_in = header_remaining, header_reset
+        if remaining is None or not self._budget_limit:
+            return
+        if remaining < self.throttle_below_fraction * self._budget_limit:
+            self._throttle_seconds = float(reset_in or 0)
+            self._throttle_set_at = time.monotonic()
+
+    def _wait_for_budget(self, operation: str) -> None:
+        if self._throttle_seconds <= 0:
+            return
+        remaining = self._throttle_seconds - (time.monotonic() - self._throttle_set_at)
+        self._throttle_seconds = 0.0
+        wait = min(max(remaining, 0.0), self.max_wait_seconds)
+        if wait <= 0:
+            return
+        self._log(
+            f"monday {self.environment}: complexity budget below {self.throttle_below_fraction:.0%}; "
+            f"waiting {wait:.1f}s for it to reset before {operation}"
+        )
+        self._pause(wait)
+
+    def _pause(self, seconds: float) -> None:
+        self.stats.waited_seconds += seconds
+        self._sleep(seconds)
+
+    # --- reporting ---------------------------------------------------------------------------
+
+    def _record(
+        self,
+        outcome: _Outcome,
+        operation: str,
+        attempt: int,
+        mutations: int,
+        idempotency_key: str,
+        payload: str,
+        action: str,
+        reason: str,
+    ) -> None:
+        if self._recorder is None:
+            return
+        complexity = (((outcome.body or {}).get("data") or {}).get("complexity") or {}).get("query")
+        error = reason or _alias_error_summary(outcome.errors)
+        record = ApiCallRecord(
+            operation=operation,
+            http_status=outcome.status,
+            ok=action == "ok",
+            attempt=attempt,
+            mutations=mutations,
+            duration_ms=outcome.duration_ms,
+            complexity=int(complexity) if complexity is not None else None,
+            idempotency_key=idempotency_key,
+            error=error,
+            request_body=payload[:RECORD_BODY_LIMIT],
+            response_body=(outcome.text or outcome.transport_error)[:RECORD_BODY_LIMIT],
+        )
+        try:
+            self._recorder(record)
+        except Exception as exc:  # an audit failure must not lose the mutation results already applied
+            self._log(f"monday {self.environment}: could not record API call ({type(exc).__name__}: {exc})")
+
+    def _log(self, message: str) -> None:
+        if self._log_fn is not None:
+            self._log_fn(message)
+
+    def _missing_token_message(self) -> str:
+        variable = token_variable(self.environment)
+        return (
+            f"No monday API token is configured for the {self.environment} environment. Set {variable} "
+            "(in the environment or .env) to an API token of the monday user that owns the boards, then restart."
+        )
+
+    def _auth_message(self, reason: str) -> str:
+        variable = token_variable(self.environment)
+        return (
+            f"monday refused the {self.environment} token ({reason}). Check {variable}: it must hold a valid "
+            f"monday API token whose user can edit the {self.environment} boards (monday: avatar > Developers > "
+            "My access tokens). Fix the variable and restart; nothing more was sent."
+        )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _pooled_session() -> requests.Session:
+    session = requests.Session()
+    # requests' own retries are off: the client decides what is safe to retry and how long to wait.
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _chunks(sequence: list, size: int) -> Iterator[list]:
+    for start in range(0, len(sequence), size):
+        yield sequence[start : start + size]
+
+
+def _check_unique_keys(mutations: Iterable[Mutation]) -> None:
+    seen: set[str] = set()
+    for mutation in mutations:
+        if mutation.key in seen:
+            raise ValueError(f"Mutation key '{mutation.key}' appears twice in one batch; results are keyed by it.")
+        seen.add(mutation.key)
+
+
+def _results_by_key(chunk: list[Mutation], body: dict) -> dict[str, MutationResult]:
+    data = body.get("data") or {}
+    by_alias: dict[str, dict] = {}
+    unplaced: list[dict] = []
+    for error in _normalise_errors(body):
+        path = error.get("path") or []
+        if path and isinstance(path[0], str) and path[0] not in by_alias:
+            by_alias[path[0]] = error
+        elif not path:
+            unplaced.append(error)
+    results: dict[str, MutationResult] = {}
+    for index, mutation in enumerate(chunk):
+        name = documents.alias(index)
+        value, error = data.get(name), by_alias.get(name)
+        if isinstance(value, dict) and value.get("id") is not None:
+            # Applied; an error on a sub-field does not undo it, so reporting failure would invite a duplicate.
+            message = error.get("message", "") if error else ""
+            results[mutation.key] = MutationResult(mutation.key, True, value, message, _error_code(error or {}))
+            continue
+        error = error or (unplaced[0] if unplaced else {"message": "monday returned no result for this mutation"})
+        results[mutation.key] = MutationResult(
+            mutation.key, False, None, str(error.get("message", "")), _error_code(error) or "NoResult"
+        )
+    return results
+
+
+def _normalise_errors(body: dict | None) -> list[dict]:
+    """monday's errors as dicts, whatever era of error format the response uses."""
+    if not isinstance(body, dict):
+        return []
+    raw = body.get("errors") or []
+    errors: list[dict] = []
+    for entry in raw if isinstance(raw, list) else [raw]:
+        if isinstance(entry, dict):
+            errors.append(entry)
+        else:
+            errors.append({"message": str(entry), "extensions": {"code": body.get("error_code", "")}})
+    if not errors and body.get("error_code"):
+        errors.append({"message": body.get("error_message", ""), "extensions": {"code": body["error_code"]}})
+    return errors
+
+
+def _error_code(error: Mapping) -> str:
+    extensions = error.get("extensions") or {}
+    return str(extensions.get("code") or extensions.get("error_code") or error.get("error_code") or "")
+
+
+def _first_message(errors: list[dict]) -> str:
+    return next((str(e.get("message")) for e in errors if e.get("message")), "")
+
+
+def _budget_exhausted(errors: list[dict]) -> bool:
+    # Older API versions report an exhausted budget as ComplexityException with "budget exhausted" in the text.
+    return any(
+        _error_code(e) == "ComplexityException" and "budget exhausted" in str(e.get("message", "")).lower()
+        for e in errors
+    )
+
+
+def _request_failed(body: dict, errors: list[dict]) -> bool:
+    """True when errors concern the whole request (no data and no error tied to a field)."""
+    return bool(errors) and body.get("data") is None and not any(e.get("path") for e in errors)
+
+
+def _retry_in(errors: list[dict], headers: Mapping[str, str]) -> float | None:
+    for error in errors:
+        value = (error.get("extensions") or {}).get("retry_in_seconds")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        match = re.search(r"reset in (\d+) seconds?", str(error.get("message", "")))
+        if match:
+            return float(match.group(1))
+    return _retry_after(headers)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After") if headers else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _rate_limit_headers(headers: Mapping[str, str]) -> tuple[int | None, int | None, int | None]:
+    """(remaining, reset seconds, limit) from the IETF-draft RateLimit / RateLimit-Policy headers."""
+    if not headers:
+        return None, None, None
+    remaining = _header_param(headers.get("RateLimit", ""), "r")
+    reset = _header_param(headers.get("RateLimit", ""), "t")
+    limit = _header_param(headers.get("RateLimit-Policy", ""), "q")
+    return remaining, reset, limit
+
+
+def _header_param(value: str, name: str) -> int | None:
+    match = re.search(rf"(?:^|;)\s*{name}=(\d+)", value or "")
+    return int(match.group(1)) if match else None
+
+
+def _alias_error_summary(errors: list[dict]) -> str:
+    if not errors:
+        return ""
+    codes = sorted({_error_code(e) or "error" for e in errors})
+    return f"{len(errors)} error(s): {', '.join(codes)}; first: {_first_message(errors)}"[:1000]
+
+
+def _json_object(text: str) -> dict | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _snippet(text: str, limit: int = 160) -> str:
+    flat = " ".join((text or "").split())
+    return flat[:limit] + ("…" if len(flat) > limit else "") if flat else "empty body"
+
+
+def _short(exc: Exception) -> str:
+    return type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {str(exc)[:160]}"
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _board_info(raw: dict) -> BoardInfo:
+    columns: dict[str, ColumnInfo] = {}
+    subitems_board_id: int | None = None
+    for col in raw.get("columns") or []:
+        settings = _parse_json(col.get("settings")) or {}
+        settings = settings if isinstance(settings, dict) else {}
+        info = ColumnInfo(col["id"], col.get("title", ""), col.get("type", ""), settings, _labels(settings))
+        columns[info.id] = info
+        board_ids = settings.get("boardIds") or []
+        if col.get("type") == "subtasks" and board_ids:
+            subitems_board_id = int(board_ids[0])
+    groups = [GroupInfo(g["id"], g.get("title", "")) for g in raw.get("groups") or []]
+    return BoardInfo(int(raw["id"]), raw.get("name", ""), columns, groups, subitems_board_id)
+
+
+def _labels(settings: dict) -> list[str]:
+    """Active label texts from a status/dropdown column's settings (list or legacy id->label map)."""
+    raw = settings.get("labels")
+    if isinstance(raw, dict):
+        ordered = sorted(raw.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 10**9)
+        return [str(label) for _, label in ordered if str(label)]
+    labels: list[str] = []
+    for entry in raw or []:
+        if isinstance(entry, dict) and not entry.get("is_deactivated"):
+            text = entry.get("label", entry.get("name"))
+            if text:
+                labels.append(str(text))
+    return labels
+
+
+def _parse_json(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _column_values(raw: list[dict] | None) -> dict[str, dict]:
+    values: dict[str, dict] = {}
+    for cv in raw or []:
+        values[cv["id"]] = {
+            "id": cv["id"],
+            "text": cv.get("text"),
+            "value": _parse_json(cv.get("value")),
+            "type": cv.get("type"),
+        }
+    return values
+
+
+def _item(raw: dict) -> dict:
+    return {
+        "id": str(raw["id"]),
+        "name": raw.get("name", ""),
+        "state": raw.get("state"),
+        "group_id": (raw.get("group") or {}).get("id"),
+        "board_id": (raw.get("board") or {}).get("id"),
+        "column_values": _column_values(raw.get("column_values")),
+        "subitems": [
+            {
+                "id": str(sub["id"]),
+                "name": sub.get("name", ""),
+                "state": sub.get("state"),
+                "board_id": (sub.get("board") or {}).get("id"),
+                "column_values": _column_values(sub.get("column_values")),
+            }
+            for sub in raw.get("subitems") or []
+            if sub
+        ],
+    }

@@ -1,0 +1,190 @@
+"""monday.com write formats by column type.
+
+Every value the sync writes goes through `format_column_value`, so the shape monday expects for a
+column type lives in one place. Formats follow monday's "changing column values" reference:
+
+    text       "some text"                      clear: ""
+    long_text  {"text": "some text"}            clear: {"text": ""}
+    numbers    "1234.5" (numeric string)        clear: ""
+    dropdown   {"labels": ["A", "B"]}           clear: {}
+    status     {"label": "Done"}                clear: {}
+    date       {"date": "2025-01-31"}           clear: {}
+
+monday clears simple-string columns with an empty string and JSON columns with an empty object.
+An empty source value (None, "", whitespace, an empty list) therefore produces the clearing value:
+the sync must never silently skip a column whose source became empty, or the board keeps a stale
+value forever.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+
+# Types orderops writes. Everything else on the boards is computed by monday or out of scope.
+WRITABLE_TYPES: frozenset[str] = frozenset({"text", "long_text", "numbers", "dropdown", "status", "date"})
+
+# Types monday computes itself: a write is refused by monday, so refusing it here gives a clearer
+# message before any request is sent.
+READ_ONLY_TYPES: frozenset[str] = frozenset(
+    {"mirror", "formula", "item_id", "last_updated", "subtasks", "creation_log", "auto_number", "button"}
+)
+
+# Types whose labels must exist on the board (or be created with create_labels_if_missing).
+LABEL_TYPES: frozenset[str] = frozenset({"dropdown", "status"})
+
+ITEM_NAME_MAX = 255
+
+_CLEAR_VALUES: dict[str, object] = {
+    "text": "",
+    "long_text": {"text": ""},
+    "numbers": "",
+    "dropdown": {},
+    "status": {},
+    "date": {},
+}
+
+
+def clear_value(column_type: str) -> object:
+    """The value that empties a column of this type."""
+    _require_writable(column_type)
+    value = _CLEAR_VALUES[column_type]
+    # A fresh copy, so a caller mutating the result cannot change the shared constant.
+    return dict(value) if isinstance(value, dict) else value
+
+
+def format_column_value(column_type: str, value: object) -> object:
+    """Convert a source value into monday's write format for `column_type`.
+
+    Raises ValueError for read-only or unsupported column types and for values that cannot be
+    represented in the type (a non-numeric string for a numbers column, an invalid date).
+    """
+    _require_writable(column_type)
+    if _is_empty(value):
+        return clear_value(column_type)
+    return _FORMATTERS[column_type](value)
+
+
+def item_name(text: object) -> str:
+    """An item name monday accepts: trimmed, 1..255 characters."""
+    name = "" if text is None else str(text).strip()
+    if not name:
+        raise ValueError("An item name cannot be empty: monday requires 1 to 255 characters.")
+    return name[:ITEM_NAME_MAX]
+
+
+def labels_in(column_type: str, formatted: object) -> list[str]:
+    """The dropdown/status labels a formatted value refers to (empty for other types)."""
+    if column_type == "dropdown" and isinstance(formatted, Mapping):
+        return [str(label) for label in formatted.get("labels", [])]
+    if column_type == "status" and isinstance(formatted, Mapping) and "label" in formatted:
+        return [str(formatted["label"])]
+    return []
+
+
+def partition_by_label_policy(
+    column_values: Mapping[str, object],
+    column_types: Mapping[str, str],
+    may_create_labels: Iterable[str],
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Split formatted column values into (columns without label creation, columns that may create).
+
+    `create_labels_if_missing` applies to a whole mutation. Sending a value for a column whose policy
+    forbids new labels in the same mutation as one whose policy allows them would let monday create
+    a label where it must not, so callers send the second dict in its own mutation with the flag on.
+    """
+    allowed = set(may_create_labels)
+    strict: dict[str, object] = {}
+    creating: dict[str, object] = {}
+    for column_id, formatted in column_values.items():
+        column_type = column_types.get(column_id, "")
+        target = creating if column_type in LABEL_TYPES and column_id in allowed else strict
+        target[column_id] = formatted
+    return strict, creating
+
+
+def _require_writable(column_type: str) -> None:
+    if column_type in WRITABLE_TYPES:
+        return
+    if column_type in READ_ONLY_TYPES:
+        raise ValueError(f"Column type '{column_type}' is read-only on monday; orderops cannot write it.")
+    raise ValueError(
+        f"Column type '{column_type}' is not supported by orderops; writable types are {sorted(WRITABLE_TYPES)}."
+    )
+
+
+def _is_empty(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | set | frozenset):
+        return not any(not _is_empty(part) for part in value)
+    return False
+
+
+def _text(value: object) -> str:
+    return str(value)
+
+
+def _long_text(value: object) -> dict[str, str]:
+    return {"text": str(value)}
+
+
+def _numbers(value: object) -> str:
+    if isinstance(value, bool):
+        raise ValueError(f"A numbers column cannot hold the boolean {value!r}.")
+    try:
+        number = Decimal(str(value).strip().replace(",", "")) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise ValueError(f"'{value}' is not a number, so it cannot be written to a numbers column.") from None
+    if not number.is_finite():
+        raise ValueError(f"'{value}' is not a finite number, so it cannot be written to a numbers column.")
+    # normalize() drops trailing zeros; the 'f' format then never uses an exponent (1E+2 -> "100").
+    text = format(number.normalize(), "f")
+    return "0" if text in {"-0", ""} else text
+
+
+def _labels(value: object) -> list[str]:
+    parts = value if isinstance(value, list | tuple | set | frozenset) else [value]
+    labels: list[str] = []
+    for part in parts:
+        label = "" if part is None else str(part).strip()
+        if label and label not in labels:
+            labels.append(label)
+    return labels
+
+
+def _dropdown(value: object) -> dict[str, list[str]]:
+    return {"labels": _labels(value)}
+
+
+def _status(value: object) -> dict[str, str]:
+    labels = _labels(value)
+    if len(labels) != 1:
+        raise ValueError(f"A status column holds exactly one label, got {labels!r}.")
+    return {"label": labels[0]}
+
+
+def _date(value: object) -> dict[str, str]:
+    if isinstance(value, dt.datetime):
+        return {"date": value.date().isoformat()}
+    if isinstance(value, dt.date):
+        return {"date": value.isoformat()}
+    text = str(value).strip()
+    try:
+        # Accept a timestamp string ("2025-01-31 00:00:00" from SQL) by keeping its date part.
+        return {"date": dt.date.fromisoformat(text[:10]).isoformat()}
+    except ValueError:
+        raise ValueError(f"'{value}' is not a date (expected YYYY-MM-DD).") from None
+
+
+_FORMATTERS = {
+    "text": _text,
+    "long_text": _long_text,
+    "numbers": _numbers,
+    "dropdown": _dropdown,
+    "status": _status,
+    "date": _date,
+}
