@@ -411,6 +411,19 @@ def test_it_draws_faults_at_the_configured_share():
         FaultConfig.parse("500=2")
 
 
+def test_it_configures_faults_from_the_environment_and_lets_flags_win(monkeypatch):
+    from syncapp.management.commands.monday_emulator import Command
+
+    monkeypatch.setenv("MONDAY_EMULATOR_FAULTS", "500=0.1,lost=0.02,latency_ms=40")
+    options = {"faults": None, "seed": 1, "fault_500": 0.3, "latency_ms": None, "delay_seconds": 2.5}
+
+    faults = Command()._faults(options)
+
+    assert faults.rates == {"500": 0.3, "lost": 0.02}
+    assert faults.latency_ms == 40 and faults.delay_seconds == 2.5
+    assert Command()._tokens("development=abc, production=xyz") == {"development": "abc", "production": "xyz"}
+
+
 def test_it_adds_the_configured_latency(emulator):
     slept: list[float] = []
     emulator.api._sleep = slept.append

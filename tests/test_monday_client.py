@@ -6,13 +6,16 @@ and backoff behaviour is checked without sleeping for real.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import json
 from decimal import Decimal
 
 import pytest
 
 from syncapp.monday import client as client_module
+from syncapp.monday import documents
 from syncapp.monday.client import ApiCallRecord, Mutation
 from syncapp.monday.column_values import format_column_value, item_name, partition_by_label_policy
 from syncapp.monday.errors import (
@@ -573,6 +576,38 @@ def test_it_derives_the_idempotency_key_from_environment_scope_operation_and_con
         )
         == 6
     )
+
+
+def test_it_waits_while_the_same_idempotent_request_is_still_running(emulator):
+    client = emulator.client()
+    mutations = [create("k", "Only once")]
+    query, variables = client._document(mutations)
+    key = client.idempotency_key(mutations, operation="create", idempotency_scope="s")
+    body = json.dumps({"query": query, "variables": variables}, ensure_ascii=False, separators=(",", ":")).encode()
+    emulator.api.idempotency.begin("dev-token", key, hashlib.sha256(body).hexdigest())  # "another worker" holds it
+
+    def sleep(seconds: float) -> None:
+        emulator.sleeps.append(seconds)
+        emulator.api.idempotency.abandon("dev-token", key)  # ... and lets go while the client waits
+
+    results = emulator.client(sleep=sleep).run_batch(mutations, operation="create", idempotency_scope="s")
+
+    assert results["k"].ok
+    assert [entry["status"] for entry in emulator.request_log] == [409, 200]
+    assert emulator.sleeps == [1.0]  # the 409's Retry-After
+    assert len(active_items(emulator)) == 1
+
+
+def test_it_stops_when_monday_rejects_the_document_itself(emulator, monkeypatch):
+    spec = documents.MUTATION_SPECS["archive_item"]
+    monkeypatch.setitem(documents.MUTATION_SPECS, "archive_item", dataclasses.replace(spec, selection="id colour"))
+
+    with pytest.raises(MondayRequestError, match="Field 'colour' doesn't exist on type 'Item'") as raised:
+        emulator.client().run_batch(
+            [Mutation("a", "archive_item", {"item_id": 1})], operation="x", idempotency_scope="s"
+        )
+    assert raised.value.code == "undefinedField"
+    assert len(emulator.request_log) == 1 and emulator.sleeps == []
 
 
 def test_it_sends_no_idempotency_key_on_queries(emulator):

@@ -488,6 +488,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the client's pooled connections are reused
+    # Headers and body go out in separate writes; without TCP_NODELAY each response on a kept-alive
+    # connection waits ~40 ms for the peer's delayed ACK.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def do_POST(self) -> None:

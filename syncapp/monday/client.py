@@ -188,6 +188,12 @@ class MondayClient:
     def close(self) -> None:
         self._session.close()
 
+    def __enter__(self) -> MondayClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # --- mutations ---------------------------------------------------------------------------
 
     def run_batch(

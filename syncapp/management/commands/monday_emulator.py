@@ -12,6 +12,8 @@ Faults can also be set with MONDAY_EMULATOR_FAULTS="500=0.05,lost=0.01,latency_m
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -82,6 +84,7 @@ class Command(BaseCommand):
             log=None if options["quiet"] else lambda line: self.stdout.write(line),
         )
         self._banner(server, tokens, faults, state_file)
+        _stop_on_sigterm()
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -129,3 +132,13 @@ class Command(BaseCommand):
         write(f"  State:  {state_file or 'in memory only'}")
         if faults.rates or faults.latency_ms:
             write(f"  Faults: {faults.describe()}")
+
+
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM (docker stop, systemd) like Ctrl-C, so the state file gets its final save."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
