@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/bench_pipeline.py [--orders 100000] [--sync-orders 2000]
 
-Uses its own SQLite file under benchmarks/tmp/ and an in-process emulator with an unlimited
-complexity budget and no latency, so the numbers measure orderops, not monday. Writes the results
+Uses its own SQLite file under benchmarks/tmp/ and an emulator process with an unlimited complexity
+budget and no latency, so the numbers measure orderops, not monday. Writes the results
 to benchmarks/results/pipeline.md.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import socket
 import subprocess
 import sys
 import time
@@ -29,14 +30,13 @@ os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderops.settings")
 
 import django  # noqa: E402
+import requests  # noqa: E402
 
 django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from syncapp.emulator.server import EmulatorServer  # noqa: E402
-from syncapp.emulator.state import EmulatorState  # noqa: E402
 from syncapp.models import FactOrderList, SyncRun  # noqa: E402
 from syncapp.services.demo import staging_fill  # noqa: E402
 from syncapp.services.merge import orders_merge  # noqa: E402
@@ -44,9 +44,32 @@ from syncapp.services.orders import orders_mark  # noqa: E402
 from syncapp.services.sync import sync_run_create, sync_run_execute  # noqa: E402
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise SystemExit(f"the emulator did not start at {url}")
+
+
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, SQLite"
 
 
@@ -68,24 +91,31 @@ def main() -> None:
     again = orders_merge()
     remerge_s = time.perf_counter() - start
 
-    server = EmulatorServer(EmulatorState.from_config(), port=0, budget_per_minute=None,
-                            tokens={"development": settings.MONDAY_API_TOKEN_DEVELOPMENT,
-                                    "production": settings.MONDAY_API_TOKEN_PRODUCTION})
-    server.start()
-    settings.MONDAY_API_URL = server.url
+    # The emulator runs in its own process, as monday would: sharing this process's GIL would
+    # measure the emulator's CPU as the engine's.
+    port = free_port()
+    emulator = subprocess.Popen(
+        [sys.executable, "manage.py", "monday_emulator", "--port", str(port), "--budget", "0", "--quiet"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    wait_for(f"http://127.0.0.1:{port}/health")
+    settings.MONDAY_API_URL = f"http://127.0.0.1:{port}/v2"
     try:
-        first = list(FactOrderList.objects.order_by("aag_order_number").values_list("record_uuid", flat=True)
-                     [: args.sync_orders])
+        first = list(
+            FactOrderList.objects.order_by("aag_order_number").values_list("record_uuid", flat=True)[: args.sync_orders]
+        )
         orders_mark(state="completed", scope={}, via="cli")
         orders_mark(state="pending", scope={"record_uuids": [str(u) for u in first]}, via="cli")
         run = sync_run_create(environment="development", scope={}, dry_run=False, via="cli", enqueue=False)
         start = time.perf_counter()
         run = sync_run_execute(run_id=run.pk)
         sync_s = time.perf_counter() - start
+        items = requests.get(f"http://127.0.0.1:{port}/health", timeout=5).json().get("active_items", "?")
     finally:
-        server.stop()
+        emulator.terminate()
+        emulator.wait(timeout=10)
     run = SyncRun.objects.get(pk=run.pk)
-    items = server.api.state.item_count()
     lines += [
         "| what | result | target |",
         "|---|---|---|",
@@ -100,7 +130,7 @@ def main() -> None:
         f"| requests per mutation | {run.requests_count:,} requests / {run.mutations_count:,} mutations = "
         f"{run.requests_count / max(run.mutations_count, 1):.3f} | ≤ 1/20 = 0.05 for creates |",
         f"| outcome | {run.status} {run.outcome}, created {run.created_count}, failed {run.failed_count}, "
-        f"{items:,} items and subitems on the board | zero duplicates |",
+        f"{items} items and subitems on the board | zero duplicates |",
         "",
         f"git: {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()}",
     ]

@@ -17,8 +17,8 @@ import json
 import logging
 from collections import defaultdict
 
-from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from syncapp.engine import plan as planning
@@ -38,6 +38,7 @@ from syncapp.models import (
 )
 from syncapp.monday.client import ApiCallRecord, MondayClient, Mutation, MutationResult
 from syncapp.monday.errors import MondayError
+from syncapp.order_tables import FACT_TABLE, LINES_TABLE, canonical_uuid, db_uuid, sql_name
 from syncapp.sync_config import EnvironmentConfig, SyncConfig, get_sync_config
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class SyncEngine:
         self.marker = claim_marker(run.id)
         self.preview: list[dict] = []
         self.groups_to_create: set[str] = set()
+        self._journal_buffer: list[BoardChange] = []
 
     # --- board state -----------------------------------------------------------------------
 
@@ -192,12 +194,12 @@ class SyncEngine:
         outcomes = {p.record_uuid: Outcome(p) for p in plans}
         finished = False
         try:
-            self._ensure_groups(outcomes)
-            self._create_items(outcomes)
-            self._update_items(outcomes)
-            self._write_subitems(outcomes)
+            for stage in (self._ensure_groups, self._create_items, self._update_items, self._write_subitems):
+                stage(outcomes)
+                self._flush_journal()
             finished = True
         finally:
+            self._flush_journal()
             # When the run stops mid-chunk, only rows whose fate is already known are written;
             # the others stay claimed and are released as PENDING for the next run.
             self._write_back(outcomes if finished else {k: o for k, o in outcomes.items() if o.settled})
@@ -306,6 +308,7 @@ class SyncEngine:
             for o in creates
         ]
         results = self._batch(mutations, "create_item")
+        links = []
         for o in creates:
             result = results[o.plan.record_uuid]
             if not result.ok:
@@ -313,16 +316,16 @@ class SyncEngine:
                 continue
             o.item_id = int(result.data["id"])
             o.group_id = self.groups[o.plan.group_name]
-            ItemLink.objects.update_or_create(
-                environment=self.env.name,
-                record_uuid=o.plan.record_uuid,
-                defaults={
-                    "board_id": self.env.items_board_id,
-                    "monday_item_id": o.item_id,
-                    "group_id": o.group_id,
-                    "aag_order_number": o.plan.row.aag_order_number,
-                    "created_by_run": self.run,
-                },
+            links.append(
+                ItemLink(
+                    environment=self.env.name,
+                    record_uuid=o.plan.record_uuid,
+                    board_id=self.env.items_board_id,
+                    monday_item_id=o.item_id,
+                    group_id=o.group_id,
+                    aag_order_number=o.plan.row.aag_order_number,
+                    created_by_run=self.run,
+                )
             )
             self._journal(
                 BoardChange.Kind.ITEM_CREATED,
@@ -330,6 +333,9 @@ class SyncEngine:
                 record_uuid=o.plan.record_uuid,
                 after={"name": o.plan.item_name, "group_id": o.group_id},
             )
+        # Created items had no link on this environment (the planner checked), so these are all new.
+        ItemLink.objects.bulk_create(links, batch_size=500)
+        self._flush_journal()
         self._write_new_labels([o for o in creates if o.ok])
 
     def _write_new_labels(self, outcomes: list[Outcome]) -> None:
@@ -490,6 +496,7 @@ class SyncEngine:
             return
         self._step(f"writing {len(mutations)} size(s)")
         results = self._batch(mutations, "write_subitems", batch_size=self.config.sync.subitems_per_request)
+        new_links = []
         for key, (o, size) in targets.items():
             result: MutationResult = results[key]
             if not result.ok:
@@ -499,17 +506,17 @@ class SyncEngine:
             if size.subitem_id is None:
                 size.subitem_id = int(result.data["id"])
                 known_sizes.add(size.size_code)
-                SubitemLink.objects.update_or_create(
-                    environment=env.name,
-                    record_uuid=o.plan.record_uuid,
-                    size_code=size.size_code,
-                    defaults={
-                        "board_id": env.subitems_board_id,
-                        "monday_subitem_id": size.subitem_id,
-                        "parent_item_id": o.item_id,
-                        "qty": size.qty,
-                        "created_by_run": self.run,
-                    },
+                new_links.append(
+                    SubitemLink(
+                        environment=env.name,
+                        record_uuid=o.plan.record_uuid,
+                        size_code=size.size_code,
+                        board_id=env.subitems_board_id,
+                        monday_subitem_id=size.subitem_id,
+                        parent_item_id=o.item_id,
+                        qty=size.qty,
+                        created_by_run=self.run,
+                    )
                 )
                 self._journal(
                     BoardChange.Kind.SUBITEM_CREATED,
@@ -522,108 +529,191 @@ class SyncEngine:
                 SubitemLink.objects.filter(
                     environment=env.name, record_uuid=o.plan.record_uuid, size_code=size.size_code
                 ).update(qty=size.qty)
+        SubitemLink.objects.bulk_create(new_links, batch_size=500)
+        self._flush_journal()
 
     # --- write-back ----------------------------------------------------------------------------
 
     def _write_back(self, outcomes: dict[str, Outcome]) -> None:
+        """Each row's outcome into FACT_ORDER_LIST, ORDER_LIST_LINES and its RowResult, in a few bulk
+        statements per chunk. Only rows still claimed by this run are written."""
+        if not outcomes:
+            return
         now = timezone.now()
-        production = self.env.is_production
-        for o in outcomes.values():
-            p = o.plan
-            owned = FactOrderList.objects.filter(
-                record_uuid=p.record_uuid, sync_state="CLAIMED", api_status=self.marker
-            )
-            with transaction.atomic():
-                if p.action == planning.SKIP:
-                    owned.update(
-                        sync_state="COMPLETED",
-                        action_type="NONE",
-                        api_status="SKIPPED",
-                        api_error_message=p.message,
-                        sync_completed_at=now,
-                        updated_at=now,
-                    )
-                    OrderLine.objects.filter(record_uuid=p.record_uuid).update(
-                        sync_state="COMPLETED", action_type="NONE"
-                    )
-                    self._result(o, RowResult.Outcome.SKIPPED, p.message)
-                elif p.action == planning.FAIL or not o.ok:
-                    message = p.message if p.action == planning.FAIL else o.error
-                    owned.update(
-                        sync_state="ERROR",
-                        api_status="ERROR",
-                        api_error_message=message[:2000],
-                        sync_error_message=message[:1000],
-                        api_operation_type=p.action,
-                        retry_count=F("retry_count") + 1,
-                        api_response_timestamp=now,
-                        updated_at=now,
-                    )
-                    OrderLine.objects.filter(record_uuid=p.record_uuid).update(
-                        sync_state="ERROR", api_status="ERROR", api_error_message=message[:2000], updated_at=now
-                    )
-                    self._result(o, RowResult.Outcome.ERROR, message)
-                else:
-                    self._write_success(o, owned, now, production)
+        skipped = [o for o in outcomes.values() if o.plan.action == planning.SKIP]
+        failed = [
+            o
+            for o in outcomes.values()
+            if o.plan.action == planning.FAIL or (o.plan.action != planning.SKIP and not o.ok)
+        ]
+        synced = [o for o in outcomes.values() if o.plan.action not in (planning.SKIP, planning.FAIL) and o.ok]
+        owned = FactOrderList.objects.filter(sync_state="CLAIMED", api_status=self.marker)
+        with transaction.atomic():
+            self._write_skipped(owned, skipped, now)
+            self._write_failed(owned, failed, now)
+            self._write_synced(owned, synced, now)
+            self._write_results(outcomes)
 
-    def _write_success(self, o: Outcome, owned, now, production: bool) -> None:
-        p = o.plan
-        unchanged = When(row_hash=p.row.row_hash, then=Value("SYNCED"))
-        fields = {
-            # A merge that changed the row while it was claimed wins: the row stays PENDING/UPDATE.
-            "sync_state": Case(unchanged, default=Value("PENDING")),
-            "action_type": Case(When(row_hash=p.row.row_hash, then=F("action_type")), default=Value("UPDATE")),
+    def _write_skipped(self, owned, skipped: list[Outcome], now) -> None:
+        by_message = defaultdict(list)
+        for o in skipped:
+            by_message[o.plan.message].append(o.plan.record_uuid)
+        for message, uuids in by_message.items():
+            owned.filter(record_uuid__in=uuids).update(
+                sync_state="COMPLETED",
+                action_type="NONE",
+                api_status="SKIPPED",
+                api_error_message=message,
+                sync_completed_at=now,
+                updated_at=now,
+            )
+            OrderLine.objects.filter(record_uuid__in=uuids).update(sync_state="COMPLETED", action_type="NONE")
+
+    def _write_failed(self, owned, failed: list[Outcome], now) -> None:
+        # Messages differ per row, and failures are few: one statement per row is fine here.
+        for o in failed:
+            message = self._message(o)
+            owned.filter(record_uuid=o.plan.record_uuid).update(
+                sync_state="ERROR",
+                api_status="ERROR",
+                api_error_message=message[:2000],
+                sync_error_message=message[:1000],
+                api_operation_type=o.plan.action,
+                retry_count=F("retry_count") + 1,
+                api_response_timestamp=now,
+                updated_at=now,
+            )
+            OrderLine.objects.filter(record_uuid=o.plan.record_uuid).update(
+                sync_state="ERROR", api_status="ERROR", api_error_message=message[:2000], updated_at=now
+            )
+
+    def _write_synced(self, owned, synced: list[Outcome], now) -> None:
+        if not synced:
+            return
+        uuids = [o.plan.record_uuid for o in synced]
+        # Locks the rows (PostgreSQL, SQL Server; SQLite's write transaction serialises anyway) so a
+        # merge cannot change a hash between this read and the update below.
+        current = {
+            canonical_uuid(u): h
+            for u, h in owned.select_for_update().filter(record_uuid__in=uuids).values_list("record_uuid", "row_hash")
+        }
+        # A merge that changed the row while it was claimed wins: the row stays PENDING/UPDATE.
+        unchanged = [o.plan.record_uuid for o in synced if current.get(o.plan.record_uuid) == o.plan.row.row_hash]
+        changed = [
+            o.plan.record_uuid
+            for o in synced
+            if o.plan.record_uuid in current and current[o.plan.record_uuid] != o.plan.row.row_hash
+        ]
+        common = {
             "api_status": "SUCCESS",
             "api_error_message": None,
             "sync_error_message": None,
-            "api_operation_type": p.action,
             "sync_completed_at": now,
             "last_synced_at": now,
             "api_response_timestamp": now,
-            "group_name": p.group_name,
-            "item_name": p.item_name,
             "updated_at": now,
         }
+        production = self.env.is_production
+        fields = ["group_name", "item_name", "api_operation_type"]
         if production:
-            fields.update(monday_item_id=o.item_id, group_id=o.group_id)
-        owned.update(**fields)
-        OrderLine.objects.filter(record_uuid=p.record_uuid).update(
+            fields += ["monday_item_id", "group_id"]
+        # One prepared statement for the values that differ per row: Django's bulk_update builds a
+        # CASE per field, which costs more than the sync itself at this size.
+        self._update_each(
+            FACT_TABLE,
+            fields,
+            "record_uuid",
+            [
+                (o.plan.group_name, o.plan.item_name, o.plan.action)
+                + ((o.item_id, o.group_id) if production else ())
+                + (db_uuid(o.plan.record_uuid),)
+                for o in synced
+                if o.plan.record_uuid in current
+            ],
+        )
+        owned.filter(record_uuid__in=unchanged).update(sync_state="SYNCED", **common)
+        owned.filter(record_uuid__in=changed).update(sync_state="PENDING", action_type="UPDATE", **common)
+        OrderLine.objects.filter(record_uuid__in=list(current)).update(
             sync_state="SYNCED", api_status="SUCCESS", api_error_message=None, sync_completed_at=now, updated_at=now
         )
         if production:
-            for size in p.sizes:
-                if size.subitem_id:
-                    OrderLine.objects.filter(record_uuid=p.record_uuid, size_code=size.size_code).update(
-                        monday_subitem_id=size.subitem_id, parent_item_id=o.item_id, monday_item_id=o.item_id
-                    )
-        self._result(o, RowResult.Outcome.SYNCED, "")
+            self._mirror_subitems([o for o in synced if o.plan.record_uuid in current])
 
-    def _result(self, o: Outcome, outcome: str, message: str) -> None:
-        p = o.plan
-        action = p.action
-        if action == planning.FAIL:
-            action = RowResult.Action.CREATE if o.item_id is None else RowResult.Action.UPDATE
-        RowResult.objects.update_or_create(
-            run=self.run,
-            record_uuid=p.record_uuid,
-            defaults={
-                "aag_order_number": p.row.aag_order_number[:100],
-                "customer_name": p.row.customer_name[:100],
-                "po_number": p.row.po_number[:255],
-                "action": action,
-                "outcome": outcome,
-                "monday_item_id": o.item_id,
-                "group_id": o.group_id or "",
-                "sizes_written": o.subitems_written,
-                "message": message,
-                "error_code": o.error_code[:100],
-            },
-        )
+    def _mirror_subitems(self, synced: list[Outcome]) -> None:
+        """FACT and ORDER_LIST_LINES carry the production board's ids (and only those)."""
+        q = sql_name
+        per_line = [
+            (s.subitem_id, o.item_id, o.item_id, db_uuid(o.plan.record_uuid), s.size_code)
+            for o in synced
+            for s in o.plan.sizes
+            if s.subitem_id
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {q(LINES_TABLE)} SET {q('monday_subitem_id')} = %s, {q('parent_item_id')} = %s, "  # noqa: S608
+                f"{q('monday_item_id')} = %s WHERE {q('record_uuid')} = %s AND {q('size_code')} = %s",
+                per_line,
+            )
+
+    @staticmethod
+    def _update_each(table: str, fields: list[str], key: str, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        assignments = ", ".join(f"{sql_name(f)} = %s" for f in fields)
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {sql_name(table)} SET {assignments} WHERE {sql_name(key)} = %s", rows)  # noqa: S608
+
+    def _write_results(self, outcomes: dict[str, Outcome]) -> None:
+        # The claim created a planned result per row holding its earlier state; it is replaced by the
+        # final one (a delete and a bulk insert cost far less than Django's bulk_update).
+        planned = RowResult.objects.filter(run=self.run, record_uuid__in=list(outcomes))
+        earlier = {
+            canonical_uuid(u): (state, action)
+            for u, state, action in planned.values_list("record_uuid", "previous_sync_state", "previous_action_type")
+        }
+        planned.delete()
+        fresh = []
+        for key, o in outcomes.items():
+            p = o.plan
+            action = p.action
+            if action == planning.FAIL:
+                action = RowResult.Action.CREATE if o.item_id is None else RowResult.Action.UPDATE
+            if p.action == planning.SKIP:
+                outcome = RowResult.Outcome.SKIPPED
+            elif o.ok and p.action != planning.FAIL:
+                outcome = RowResult.Outcome.SYNCED
+            else:
+                outcome = RowResult.Outcome.ERROR
+            previous_state, previous_action = earlier.get(key, ("", ""))
+            fresh.append(
+                RowResult(
+                    run=self.run,
+                    record_uuid=key,
+                    aag_order_number=p.row.aag_order_number[:100],
+                    customer_name=p.row.customer_name[:100],
+                    po_number=p.row.po_number[:255],
+                    action=action,
+                    outcome=outcome,
+                    monday_item_id=o.item_id,
+                    group_id=o.group_id or "",
+                    sizes_written=o.subitems_written,
+                    message=p.message if p.action in (planning.SKIP, planning.FAIL) else o.error,
+                    error_code=o.error_code[:100],
+                    previous_sync_state=previous_state,
+                    previous_action_type=previous_action,
+                )
+            )
+        RowResult.objects.bulk_create(fresh, batch_size=200)
+
+    @staticmethod
+    def _message(o: Outcome) -> str:
+        return o.plan.message if o.plan.action == planning.FAIL else o.error
 
     # --- helpers -------------------------------------------------------------------------------
 
     def _batch(self, mutations: list[Mutation], operation: str, *, batch_size: int | None = None):
-        scope = f"run:{self.run.parent_id or self.run.id}"
+        # Per run: a retry run must not be answered from the cache of the run it retries.
+        scope = f"run:{self.run.id}"
         results = self.client.run_batch(
             mutations,
             operation=operation,
@@ -642,17 +732,23 @@ class SyncEngine:
         before: dict | None = None,
         after: dict | None = None,
     ) -> None:
-        BoardChange.objects.create(
-            run=self.run,
-            environment=self.env.name,
-            board_id=self.env.subitems_board_id if kind.startswith("subitem") else self.env.items_board_id,
-            kind=kind,
-            monday_id=str(monday_id),
-            record_uuid=record_uuid,
-            size_code=size_code,
-            before=before or {},
-            after=after or {},
+        self._journal_buffer.append(
+            BoardChange(
+                run=self.run,
+                environment=self.env.name,
+                board_id=self.env.subitems_board_id if kind.startswith("subitem") else self.env.items_board_id,
+                kind=kind,
+                monday_id=str(monday_id),
+                record_uuid=record_uuid,
+                size_code=size_code,
+                before=before or {},
+                after=after or {},
+            )
         )
+
+    def _flush_journal(self) -> None:
+        BoardChange.objects.bulk_create(self._journal_buffer, batch_size=500)
+        self._journal_buffer = []
 
     def _preview(self, plans: list[RowPlan]) -> None:
         for p in plans:
