@@ -10,4 +10,4 @@ class SyncappConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the configuration checks (Django system checks run them at startup).
-        from syncapp import checks  # noqa: F401
+        from syncapp import checks, login_throttle  # noqa: F401
