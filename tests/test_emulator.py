@@ -515,3 +515,16 @@ def test_it_moves_items_between_groups_and_deletes_groups_with_their_items(emula
     assert deleted["data"]["delete_group"]["id"] == group_id
     assert emulator.state.item(item_id) is None
     assert error_codes(last) == ["DeleteLastGroupException"]
+
+
+def test_it_resets_the_budget_after_a_shortened_window():
+    from syncapp.emulator import limits
+
+    now = [0.0]
+    budget = limits.ComplexityBudget(100, clock=lambda: now[0], window_seconds=5)
+    budget.charge("t", 100)
+    with pytest.raises(limits.BudgetExhausted) as exhausted:
+        budget.charge("t", 1)
+    assert exhausted.value.retry_in_seconds == 5
+    now[0] = 5.0
+    assert budget.charge("t", 100).after == 0

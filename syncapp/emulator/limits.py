@@ -87,8 +87,15 @@ class DailyLimitExceeded(Exception):
 class ComplexityBudget:
     """Per-token budget per minute; `per_minute=None` means unlimited (benchmarks)."""
 
-    def __init__(self, per_minute: int | None = DEFAULT_BUDGET_PER_MINUTE, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        per_minute: int | None = DEFAULT_BUDGET_PER_MINUTE,
+        clock: Callable[[], float] = time.monotonic,
+        window_seconds: float = BUDGET_WINDOW_SECONDS,
+    ):
         self.per_minute = per_minute
+        # monday's window is a minute; benchmarks shorten it to scale the budget down in time.
+        self.window_seconds = window_seconds
         self.clock = clock  # replaceable, so tests can move time forward
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[float, int]] = {}  # token -> (window start, used)
@@ -97,7 +104,7 @@ class ComplexityBudget:
         with self._lock:
             limit = self.per_minute if self.per_minute is not None else DEFAULT_BUDGET_PER_MINUTE
             start, used = self._window(token)
-            reset_in = max(1, math.ceil(start + BUDGET_WINDOW_SECONDS - self.clock()))
+            reset_in = max(1, math.ceil(start + self.window_seconds - self.clock()))
             before = limit - used
             if self.per_minute is not None and cost > before:
                 raise BudgetExhausted(reset_in, Charge(before, before, cost, reset_in))
@@ -110,7 +117,7 @@ class ComplexityBudget:
         with self._lock:
             limit = self.per_minute if self.per_minute is not None else DEFAULT_BUDGET_PER_MINUTE
             start, used = self._window(token)
-            return limit - used, max(1, math.ceil(start + BUDGET_WINDOW_SECONDS - self.clock()))
+            return limit - used, max(1, math.ceil(start + self.window_seconds - self.clock()))
 
     def exhaust(self, token: str) -> None:
         """Spend the whole budget (tests use it to reproduce a 429 without 400 requests)."""
@@ -121,7 +128,7 @@ class ComplexityBudget:
     def _window(self, token: str) -> tuple[float, int]:
         now = self.clock()
         start, used = self._windows.get(token, (now, 0))
-        if now - start >= BUDGET_WINDOW_SECONDS:
+        if now - start >= self.window_seconds:
             start, used = now, 0
         self._windows[token] = (start, used)
         return start, used

@@ -80,11 +80,12 @@ class MondayApi:
         api_versions: tuple[str, ...] = SUPPORTED_API_VERSIONS,
         board_access: Mapping[str, frozenset[str]] | None = DEFAULT_BOARD_ACCESS,
         sleep: Callable[[float], None] = time.sleep,
+        budget_window_seconds: float = limits.BUDGET_WINDOW_SECONDS,
     ) -> None:
         self.state = state
         self.tokens = dict(tokens)
         self.faults = faults or FaultConfig()
-        self.budget = limits.ComplexityBudget(budget_per_minute)
+        self.budget = limits.ComplexityBudget(budget_per_minute, window_seconds=budget_window_seconds)
         self.daily = limits.DailyCounter(daily_limit)
         self.idempotency = limits.IdempotencyCache()
         self.api_versions = api_versions
@@ -213,7 +214,7 @@ class MondayApi:
     def _rate_headers(self, charge: limits.Charge) -> dict[str, str]:
         limit = self.budget.per_minute or limits.DEFAULT_BUDGET_PER_MINUTE
         return {
-            "RateLimit-Policy": f'"complexity";q={limit};w={limits.BUDGET_WINDOW_SECONDS}',
+            "RateLimit-Policy": f'"complexity";q={limit};w={self.budget.window_seconds:g}',
             "RateLimit": f'"complexity";r={max(charge.after, 0)};t={charge.reset_in_x_seconds}',
         }
 
@@ -569,6 +570,7 @@ class EmulatorServer:
         state_file: Path | None = None,
         save_interval: float = 1.0,
         log: Callable[[str], None] | None = None,
+        budget_window_seconds: float = limits.BUDGET_WINDOW_SECONDS,
     ) -> None:
         self.api = MondayApi(
             state,
@@ -578,6 +580,7 @@ class EmulatorServer:
             daily_limit=daily_limit,
             api_versions=api_versions,
             board_access=board_access,
+            budget_window_seconds=budget_window_seconds,
         )
         self.httpd = _HTTPServer((host, port), _Handler)
         self.httpd.api = self.api

@@ -385,7 +385,10 @@ class SyncEngine:
             self._adopt_subitems(o.plan.record_uuid, o.item_id, item.get("subitems") or [])
             self._refresh_size_links(o)
             values = {**o.plan.column_values, "name": o.plan.item_name}
-            before = {column_id: item["column_values"].get(column_id, {}) for column_id in o.plan.column_values}
+            # Columns that may create labels are written in a second mutation; their old values
+            # are kept too, or a rollback could not restore them.
+            written = [*o.plan.column_values, *o.plan.new_label_values]
+            before = {column_id: item["column_values"].get(column_id, {}) for column_id in written}
             before["name"] = {"value": json.dumps(item.get("name")), "text": item.get("name")}
             before["group_id"] = item.get("group_id")
             self._journal(
@@ -771,6 +774,7 @@ class SyncEngine:
             "mutations_count": stats.mutations,
             "retries_count": stats.retries,
             "complexity_used": stats.complexity_used,
+            "waited_seconds": round(stats.waited_seconds, 1),
         }
 
 

@@ -72,6 +72,7 @@ class SyncRun(models.Model):
     mutations_count = models.PositiveIntegerField(default=0)
     retries_count = models.PositiveIntegerField(default=0)
     complexity_used = models.BigIntegerField(default=0)
+    waited_seconds = models.FloatField(default=0, help_text="time spent waiting for monday's rate limits")
 
     success_rate = models.FloatField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)

@@ -47,6 +47,12 @@ class Command(BaseCommand):
             default=limits.DEFAULT_BUDGET_PER_MINUTE,
             help="Complexity budget per token per minute; 0 for unlimited.",
         )
+        parser.add_argument(
+            "--budget-window",
+            type=float,
+            default=limits.BUDGET_WINDOW_SECONDS,
+            help="Seconds the complexity budget lasts before it resets (monday: 60; shorter scales it down in time).",
+        )
         parser.add_argument("--daily-limit", type=int, default=0, help="API calls per token per day; 0 for none.")
         parser.add_argument(
             "--api-version", action="append", help=f"Accepted API-Version (default {SUPPORTED_API_VERSIONS})."
@@ -77,6 +83,7 @@ class Command(BaseCommand):
             tokens=tokens,
             faults=faults,
             budget_per_minute=options["budget"] or None,
+            budget_window_seconds=options["budget_window"],
             daily_limit=options["daily_limit"] or None,
             api_versions=tuple(options.get("api_version") or SUPPORTED_API_VERSIONS),
             board_access=None if options["any_board"] else DEFAULT_BOARD_ACCESS,
