@@ -224,6 +224,7 @@ LOCAL_INDEXES = {
         ("ix_fol_po", ["PO NUMBER"]),
         ("ix_fol_customer_po", ["CUSTOMER NAME", "PO NUMBER"]),
         ("ix_fol_state", ["sync_state", "action_type"]),
+        ("ix_fol_state_customer_po", ["sync_state", "CUSTOMER NAME", "PO NUMBER"]),
         ("ux_fol_aag_order_number", ["AAG ORDER NUMBER"]),
     ],
     LINES_TABLE: [("ix_lines_state", ["sync_state", "action_type"])],

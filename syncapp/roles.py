@@ -19,20 +19,45 @@ _READ = [
     "view_stagedorder",
     "view_orderline",
 ]
+# Admins manage users and see the task queue in the Django admin.
+_ADMIN_EXTRA = [
+    "auth.view_user",
+    "auth.add_user",
+    "auth.change_user",
+    "auth.view_group",
+    "django_q.view_success",
+    "django_q.view_failure",
+    "django_q.view_schedule",
+    "django_q.view_ormq",
+    "django_q.delete_ormq",
+]
 ROLE_PERMISSIONS = {
     TRAINER: [*_READ, "walk_runbooks"],
     OPS: [*_READ, "walk_runbooks", "mark_orders", "sync_development"],
-    ADMIN: [*_READ, "walk_runbooks", "mark_orders", "sync_development", "sync_production", "switch_environment"],
+    ADMIN: [
+        *_READ,
+        "walk_runbooks",
+        "mark_orders",
+        "sync_development",
+        "sync_production",
+        "switch_environment",
+        *_ADMIN_EXTRA,
+    ],
 }
 
 
 def sync_roles(apps) -> None:
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for role, codenames in ROLE_PERMISSIONS.items():
+    for role, names in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
-        permissions = Permission.objects.filter(content_type__app_label="syncapp", codename__in=codenames)
-        missing = set(codenames) - set(permissions.values_list("codename", flat=True))
+        wanted = {tuple(n.split(".", 1)) if "." in n else ("syncapp", n) for n in names}
+        permissions = [
+            p
+            for p in Permission.objects.filter(codename__in={c for _, c in wanted}).select_related("content_type")
+            if (p.content_type.app_label, p.codename) in wanted
+        ]
+        missing = wanted - {(p.content_type.app_label, p.codename) for p in permissions}
         if missing:
-            raise RuntimeError(f"permissions {sorted(missing)} do not exist; run migrate for syncapp first")
+            raise RuntimeError(f"permissions {sorted(missing)} do not exist; run migrate first")
         group.permissions.set(permissions)

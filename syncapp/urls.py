@@ -3,10 +3,39 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from syncapp.views import dashboard
+from syncapp.login_throttle import ThrottledAuthenticationForm
+from syncapp.views import audit, dashboard, environments, orders, runs
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="registration/login.html", authentication_form=ThrottledAuthenticationForm
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", dashboard.dashboard, name="dashboard"),
+    # orders
+    path("orders/", orders.orders_list, name="orders"),
+    path("orders/po/", orders.po_detail_view, name="po_detail"),
+    path("orders/mark/", orders.orders_mark_view, name="orders_mark"),
+    path("orders/preview/", orders.orders_preview, name="orders_preview"),
+    path("orders/sync/", orders.sync_confirm, name="sync_confirm"),
+    path("sync/start/", orders.sync_start, name="sync_start"),
+    # runs
+    path("runs/", runs.runs_list, name="runs"),
+    path("runs/<int:run_id>/", runs.run_detail, name="run_detail"),
+    path("runs/<int:run_id>/progress/", runs.run_progress, name="run_progress"),
+    path("runs/<int:run_id>/results/", runs.run_results_partial, name="run_results"),
+    path("runs/<int:run_id>/results.csv", runs.run_results_csv, name="run_results_csv"),
+    path("runs/<int:run_id>/api-calls/", runs.run_api_calls_view, name="run_api_calls"),
+    path("runs/<int:run_id>/cancel/", runs.run_cancel, name="run_cancel"),
+    path("runs/<int:run_id>/retry/", runs.run_retry, name="run_retry"),
+    # environments
+    path("environments/", environments.environments, name="environments"),
+    path("environments/<str:name>/check/", environments.environment_check, name="environment_check"),
+    path("environments/<str:name>/switch/", environments.environment_switch_view, name="environment_switch"),
+    # audit
+    path("audit/", audit.audit_log, name="audit_log"),
 ]

@@ -34,6 +34,13 @@ def _clean_order_tables(request):
 
 
 def _user(django_user_model, username: str, role: str | None, *extra_permissions: str):
+    # Transactional tests flush the database, data migrations included: put the roles back.
+    if not Group.objects.filter(name__in=[OPS, ADMIN, TRAINER]).count() == 3:
+        from django.apps import apps
+
+        from syncapp.roles import sync_roles
+
+        sync_roles(apps)
     user = django_user_model.objects.create_user(username=username, password=PASSWORD, is_staff=role == ADMIN)
     if role:
         user.groups.add(Group.objects.get(name=role))

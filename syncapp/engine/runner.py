@@ -49,8 +49,12 @@ class RunStopped(Exception):
     """The run must stop (cancelled, or monday refuses to go on); unfinished rows are released."""
 
 
-def client_for(env: EnvironmentConfig, *, run: SyncRun | None = None) -> MondayClient:
-    """A monday client for one environment, logging every request to ORDER_LIST_API_LOG."""
+def client_for(env: EnvironmentConfig, *, run: SyncRun | None = None, quick: bool = False) -> MondayClient:
+    """A monday client for one environment, logging every request to ORDER_LIST_API_LOG.
+
+    `quick` is for someone waiting on a page (a preview, a board check): one retry and short waits,
+    so an unreachable monday is reported in seconds rather than after the full retry budget.
+    """
     from django.conf import settings
 
     config = get_sync_config().sync
@@ -82,10 +86,10 @@ def client_for(env: EnvironmentConfig, *, run: SyncRun | None = None) -> MondayC
         token=env.token,
         environment=env.name,
         batch_size=config.items_per_request,
-        max_retries=config.max_retries,
-        max_wait_seconds=config.max_wait_seconds,
+        max_retries=1 if quick else config.max_retries,
+        max_wait_seconds=min(config.max_wait_seconds, 5) if quick else config.max_wait_seconds,
         connect_timeout=config.connect_timeout_seconds,
-        read_timeout=config.read_timeout_seconds,
+        read_timeout=min(config.read_timeout_seconds, 15) if quick else config.read_timeout_seconds,
         throttle_below_fraction=config.throttle_below_fraction,
         recorder=record,
         log=log,
@@ -122,7 +126,7 @@ class SyncEngine:
         self.run = run
         self.config: SyncConfig = get_sync_config()
         self.env = self.config.environment(run.environment)
-        self.client = client or client_for(self.env, run=run)
+        self.client = client or client_for(self.env, run=run, quick=run.dry_run)
         self.chunk_rows = chunk_rows or self.config.sync.items_per_request * 8
         self.marker = claim_marker(run.id)
         self.preview: list[dict] = []
@@ -636,7 +640,9 @@ class SyncEngine:
         )
         owned.filter(record_uuid__in=unchanged).update(sync_state="SYNCED", **common)
         owned.filter(record_uuid__in=changed).update(sync_state="PENDING", action_type="UPDATE", **common)
-        OrderLine.objects.filter(record_uuid__in=list(current)).update(
+        # Only the size lines of unchanged rows are SYNCED: a merge during the run may have changed a
+        # changed row's quantities after they were read, and those lines stay PENDING with their row.
+        OrderLine.objects.filter(record_uuid__in=unchanged).update(
             sync_state="SYNCED", api_status="SUCCESS", api_error_message=None, sync_completed_at=now, updated_at=now
         )
         if production:

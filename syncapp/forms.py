@@ -1,0 +1,143 @@
+"""Console forms: the list filters, and reading a PO selection or a scope out of a POST."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django import forms
+
+from syncapp.models import SyncRun, SyncState
+from syncapp.models.sync import Environment
+from syncapp.selectors.audit import AuditFilters
+from syncapp.selectors.console import CANCELLED_CHOICES, SORT_LABELS, OrderFilters
+from syncapp.selectors.runs import RunFilters
+from syncapp.services.sync import SyncRefusedError, normalise_scope
+
+MAX_SELECTED_KEYS = 5000
+SCOPE_KEYS = {"customer", "pos", "record_uuids", "limit"}
+
+
+class OrderFilterForm(forms.Form):
+    customer = forms.CharField(required=False, max_length=100)
+    po = forms.CharField(required=False, max_length=255, label="PO number")
+    state = forms.ChoiceField(required=False, choices=[("", "Any state"), *SyncState.choices])
+    season = forms.CharField(required=False, max_length=255)
+    cancelled = forms.ChoiceField(required=False, choices=list(CANCELLED_CHOICES.items()))
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    sort = forms.ChoiceField(required=False, choices=list(SORT_LABELS.items()))
+
+    def filters(self) -> OrderFilters:
+        """The valid filters; an invalid value is ignored rather than failing the page."""
+        self.is_valid()  # fields that fail validation are simply absent from cleaned_data
+        data = self.cleaned_data
+        return OrderFilters(
+            customer=(data.get("customer") or "").strip(),
+            po=(data.get("po") or "").strip(),
+            state=data.get("state") or "",
+            season=(data.get("season") or "").strip(),
+            cancelled=data.get("cancelled") or "",
+            q=(data.get("q") or "").strip(),
+            sort=data.get("sort") or "customer",
+        )
+
+
+class RunFilterForm(forms.Form):
+    environment = forms.ChoiceField(required=False, choices=[("", "Both environments"), *Environment.choices])
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *SyncRun.Status.choices])
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *SyncRun.Kind.choices])
+    dry_run = forms.ChoiceField(
+        required=False,
+        label="Dry runs",
+        choices=[("", "Hide dry runs (previews)"), ("include", "Include dry runs"), ("only", "Only dry runs")],
+    )
+
+    def filters(self) -> RunFilters:
+        self.is_valid()
+        data = self.cleaned_data
+        return RunFilters(
+            environment=data.get("environment") or "",
+            status=data.get("status") or "",
+            kind=data.get("kind") or "",
+            dry_run=data.get("dry_run") or "",
+        )
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(required=False, max_length=60)
+    actor = forms.CharField(required=False, max_length=150, label="User")
+    environment = forms.ChoiceField(required=False, choices=[("", "Any environment"), *Environment.choices])
+    via = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Anywhere"),
+            ("console", "Console"),
+            ("admin", "Django admin"),
+            ("cli", "Command line"),
+            ("task", "Task"),
+        ],
+    )
+    target = forms.CharField(required=False, max_length=100, label="Target (e.g. run:12 or a PO)")
+
+    def filters(self) -> AuditFilters:
+        self.is_valid()
+        data = self.cleaned_data
+        return AuditFilters(
+            action=(data.get("action") or "").strip(),
+            actor=(data.get("actor") or "").strip(),
+            environment=data.get("environment") or "",
+            via=data.get("via") or "",
+            target=(data.get("target") or "").strip(),
+        )
+
+
+class SelectionError(Exception):
+    """The POST does not say which POs to act on; the message says what to do."""
+
+
+def selected_keys(values: list[str]) -> list[tuple[str, str]]:
+    """Checkbox values are JSON ["customer", "po"] pairs: no separator can collide with the data."""
+    if len(values) > MAX_SELECTED_KEYS:
+        raise SelectionError(f"Select at most {MAX_SELECTED_KEYS} POs at once, or use “all matching the filter”.")
+    keys = []
+    for value in values:
+        try:
+            customer, po = json.loads(value)
+        except (ValueError, TypeError):
+            raise SelectionError("The selection could not be read; reload the page and select again.") from None
+        if not isinstance(customer, str) or not isinstance(po, str):
+            raise SelectionError("The selection could not be read; reload the page and select again.")
+        keys.append((customer, po))
+    return keys
+
+
+def scope_from_json(raw: str) -> dict:
+    """A scope carried from a confirmation page, checked and normalised like the CLI's."""
+    try:
+        data = json.loads(raw or "")
+    except ValueError:
+        raise SelectionError("The selection could not be read; go back to the orders list and select again.") from None
+    if not isinstance(data, dict) or set(data) - SCOPE_KEYS:
+        raise SelectionError("The selection could not be read; go back to the orders list and select again.")
+    pos = data.get("pos") or []
+    uuids = data.get("record_uuids") or []
+    limit = data.get("limit")
+    if not isinstance(pos, list) or not isinstance(uuids, list) or not all(isinstance(p, str) for p in pos + uuids):
+        raise SelectionError("The selection could not be read; go back to the orders list and select again.")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
+        raise SelectionError("The selection could not be read; go back to the orders list and select again.")
+    try:
+        uuids = [str(uuid.UUID(u)) for u in uuids]
+    except ValueError:
+        raise SelectionError("The selection could not be read; go back to the orders list and select again.") from None
+    customer = data.get("customer")
+    if customer is not None and not isinstance(customer, str):
+        raise SelectionError("The selection could not be read; go back to the orders list and select again.")
+    try:
+        return normalise_scope(customer=customer, pos=pos, limit=limit, record_uuids=uuids)
+    except SyncRefusedError as error:
+        raise SelectionError(str(error)) from None
+
+
+def scope_to_json(scope: dict) -> str:
+    return json.dumps(scope, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,229 @@
+"""Sync runs: the list, one run with live progress, its results and API calls, cancel and retry."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from syncapp.forms import RunFilterForm, scope_to_json
+from syncapp.models import RowResult, SyncRun
+from syncapp.permissions import can_sync, forbidden, permission_required_403, sync_permission_for
+from syncapp.selectors.environments import active_environment_name, environment_config
+from syncapp.selectors.runs import (
+    api_call_bodies,
+    plan_summary,
+    run_api_calls,
+    run_children,
+    run_get,
+    run_outcome_counts,
+    run_results,
+    runs_matching,
+)
+from syncapp.services.sync import (
+    SyncBusyError,
+    SyncRefusedError,
+    describe_scope,
+    sync_run_cancel,
+    sync_run_retry_failed,
+)
+from syncapp.sync_config import ConfigError
+from syncapp.views.common import board_confirmed
+
+RUNS_PER_PAGE = 50
+RESULTS_PER_PAGE = 100
+PLAN_ROWS_PER_PAGE = 50
+API_CALLS_PER_PAGE = 50
+PREVIEW_LIMIT_KEY = "limit"
+
+
+def _run_or_404(run_id: int) -> SyncRun:
+    run = run_get(run_id)
+    if run is None:
+        raise Http404("There is no run with this number.")
+    return run
+
+
+@require_GET
+@permission_required_403("view_console")
+def runs_list(request: HttpRequest) -> HttpResponse:
+    form = RunFilterForm(request.GET or None)
+    filters = form.filters() if request.GET else RunFilterForm({}).filters()
+    page = Paginator(runs_matching(filters), RUNS_PER_PAGE).get_page(request.GET.get("page") or 1)
+    return render(
+        request,
+        "syncapp/runs_list.html",
+        {"form": form if request.GET else RunFilterForm(), "page": page, "filtered": bool(filters.as_params())},
+    )
+
+
+def _results_context(request: HttpRequest, run: SyncRun) -> dict:
+    outcome = request.GET.get("outcome", "")
+    if outcome not in RowResult.Outcome.values:
+        outcome = ""
+    page = Paginator(run_results(run, outcome=outcome), RESULTS_PER_PAGE).get_page(request.GET.get("page") or 1)
+    return {"run": run, "results_page": page, "outcome": outcome, "outcome_counts": run_outcome_counts(run)}
+
+
+@require_GET
+@permission_required_403("view_console")
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _run_or_404(run_id)
+    try:
+        env = environment_config(run.environment)
+    except ConfigError:
+        env = None
+    context = {
+        "run": run,
+        "env": env,
+        "scope_text": describe_scope(run.scope or {}),
+        "children": run_children(run),
+        "can_act": can_sync(request, run.environment),
+        "sync_permission": sync_permission_for(run.environment),
+    }
+    if run.dry_run:
+        plan = plan_summary(run)
+        context["plan"] = plan
+        context["plan_page"] = Paginator(plan.rows, PLAN_ROWS_PER_PAGE).get_page(request.GET.get("page") or 1)
+        # The console adds a row limit to keep previews quick; the sync itself takes the whole selection.
+        limit = (run.scope or {}).get(PREVIEW_LIMIT_KEY)
+        console_limit = run.requested_via == "console" and limit is not None
+        scope = {k: v for k, v in (run.scope or {}).items() if not (k == PREVIEW_LIMIT_KEY and console_limit)}
+        context["sync_scope_json"] = scope_to_json(scope)
+        context["preview_truncated"] = console_limit and len(plan.rows) >= limit
+        context["can_sync_active"] = can_sync(request, active_environment_name())
+    else:
+        context.update(_results_context(request, run))
+    return render(request, "syncapp/run_detail.html", context)
+
+
+@require_GET
+@permission_required_403("view_console")
+def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The progress block, polled by htmx while the run is active. Once the run has ended the block
+    comes back without its polling trigger, and HX-Trigger tells the page to load the results."""
+    run = _run_or_404(run_id)
+    response = render(request, "syncapp/partials/run_progress.html", {"run": run})
+    if not run.is_active:
+        response["HX-Trigger"] = json.dumps({"runFinished": {"run": run.pk, "status": run.status}})
+    return response
+
+
+@require_GET
+@permission_required_403("view_console")
+def run_results_partial(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _run_or_404(run_id)
+    return render(request, "syncapp/partials/run_results.html", _results_context(request, run))
+
+
+# Spreadsheet programs run cells that start with these as formulas; order data is not trusted.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return "" if value is None else value
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_COLUMNS = (
+    "record_uuid",
+    "aag_order_number",
+    "customer_name",
+    "po_number",
+    "action",
+    "outcome",
+    "monday_item_id",
+    "group_id",
+    "sizes_written",
+    "error_code",
+    "message",
+    "finished_at",
+)
+
+
+@require_GET
+@permission_required_403("view_console")
+def run_results_csv(request: HttpRequest, run_id: int) -> StreamingHttpResponse:
+    run = _run_or_404(run_id)
+    outcome = request.GET.get("outcome", "")
+    results = run_results(run, outcome=outcome if outcome in RowResult.Outcome.values else "")
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(CSV_COLUMNS)
+        for values in results.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
+            yield writer.writerow([_csv_cell(v) for v in values])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    suffix = f"-{outcome}" if outcome else ""
+    response["Content-Disposition"] = f'attachment; filename="orderops-run-{run.pk}{suffix}.csv"'
+    return response
+
+
+@require_GET
+@permission_required_403("view_console")
+def run_api_calls_view(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _run_or_404(run_id)
+    page = Paginator(run_api_calls(run), API_CALLS_PER_PAGE).get_page(request.GET.get("page") or 1)
+    calls = [(call, *api_call_bodies(call)) for call in page.object_list]
+    return render(request, "syncapp/run_api_calls.html", {"run": run, "page": page, "calls": calls})
+
+
+@require_POST
+@permission_required_403("view_console")
+def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _run_or_404(run_id)
+    if not can_sync(request, run.environment):
+        return forbidden(request, sync_permission_for(run.environment))
+    try:
+        sync_run_cancel(run_id=run.pk, actor=request.user, via="console")
+    except SyncRefusedError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Run {run.pk} is cancelling: rows not yet sent go back to PENDING.")
+    return redirect("run_detail", run_id=run.pk)
+
+
+@require_POST
+@permission_required_403("view_console")
+def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
+    """A new run, linked to this one, for the rows that failed here."""
+    run = _run_or_404(run_id)
+    if not can_sync(request, run.environment):
+        return forbidden(request, sync_permission_for(run.environment))
+    if run.dry_run:
+        messages.error(request, "A preview wrote nothing, so there is nothing to retry; start a sync instead.")
+        return redirect("run_detail", run_id=run.pk)
+    try:
+        env = environment_config(run.environment)
+    except ConfigError as error:
+        messages.error(request, str(error))
+        return redirect("run_detail", run_id=run.pk)
+    if env.is_production and not board_confirmed(env, request.POST.get("confirm_board", "")):
+        messages.error(
+            request,
+            f"To retry on production, type the production board's name ({env.items_board.name}) or id "
+            f"({env.items_board_id}). Nothing was started.",
+        )
+        return redirect("run_detail", run_id=run.pk)
+    try:
+        retry = sync_run_retry_failed(run_id=run.pk, actor=request.user, via="console")
+    except SyncBusyError as error:
+        messages.error(request, str(error))
+        return redirect("run_detail", run_id=run.pk)
+    except SyncRefusedError as error:
+        messages.error(request, str(error))
+        return redirect("run_detail", run_id=run.pk)
+    messages.success(request, f"Run {retry.pk} retries the failed rows of run {run.pk}.")
+    return redirect("run_detail", run_id=retry.pk)

@@ -1,0 +1,231 @@
+"""The console in a real browser: Playwright (sync API) driving Debian's Chromium against a live server.
+
+Screenshots of the main pages are written to docs/screenshots/.
+
+Queued runs are executed by a background thread calling `sync_run_execute` (the function the
+django-q2 task calls) rather than by a `manage.py qcluster` subprocess: a subprocess would not see
+this test's settings (the emulator's URL and tokens), would need its own copy of the test database
+settings, and its multiprocessing start-up costs seconds on a two-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from syncapp.models import FactOrderList, ItemLink, SyncRun
+from syncapp.roles import ADMIN, OPS, TRAINER, sync_roles
+from syncapp.services.sync import sync_run_execute
+from tests.console_helpers import orders
+from tests.sync_helpers import DEV_ITEMS, point_at
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PASSWORD = "browser-test-password-4755"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed: run `make browser` (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API keeps an event loop running in this thread; the ORM calls the test makes
+    # meanwhile are ordinary synchronous calls, so Django's async-safety guard is switched off here.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def console(live_server, emulator, settings, django_user_model):
+    """The live console pointed at the emulator, with demo orders and one user per role."""
+    point_at(emulator, settings)
+    sync_roles(apps)  # a previous transactional test's flush removed the migration-created groups
+    for username, role in (("olivia", OPS), ("ada", ADMIN), ("tara", TRAINER)):
+        user = django_user_model.objects.create_user(username=username, password=PASSWORD, is_staff=role == ADMIN)
+        user.groups.add(Group.objects.get(name=role))
+    orders(120)
+    return live_server
+
+
+@pytest.fixture
+def worker():
+    """Executes queued runs once released, like a django-q2 worker would. The test releases it
+    after the run page has loaded, so the page really watches the run go from queued to the end."""
+    release, stop = threading.Event(), threading.Event()
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                if release.is_set():
+                    for run_id in SyncRun.objects.filter(status="queued", dry_run=False).values_list("pk", flat=True):
+                        sync_run_execute(run_id=run_id)
+                stop.wait(0.2)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work, name="test-worker", daemon=True)
+    thread.start()
+    yield release
+    stop.set()
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _sign_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+
+def _shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_it_lets_ops_filter_preview_sync_and_watch_a_po_reach_the_board(console, page, emulator, worker):
+    base = console.url
+    _sign_in(page, base, "olivia")
+    _shot(page, "dashboard-before-sync")
+
+    page.get_by_role("link", name="Orders", exact=True).click()
+    page.get_by_label("Customer").select_option("GREYSON")
+    page.get_by_label("PO number").fill("4755")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(r".*po=4755.*"))
+    rows = page.locator("table.orders-table tbody tr")
+    assert rows.count() == 1
+    assert "GREYSON" in rows.first.inner_text()
+    _shot(page, "orders")
+
+    # Keyboard: focus the row's checkbox and tick it with the space bar.
+    checkbox = page.get_by_label("Select GREYSON PO 4755")
+    checkbox.focus()
+    page.keyboard.press("Space")
+    assert checkbox.is_checked()
+
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_url(re.compile(r".*/runs/\d+/$"))
+    assert page.get_by_text("What a sync would do").is_visible()
+    assert "Items to create\n7" in page.locator("dl.counts").inner_text()
+    assert not emulator.state.items
+    _shot(page, "preview")
+
+    page.get_by_role("button", name="Sync this selection…").click()
+    page.wait_for_url(f"{base}/orders/sync/")
+    assert "9609317401" in page.content()
+    _shot(page, "sync-confirmation")
+    page.get_by_role("button", name="Start the sync to Development").click()
+    page.wait_for_url(re.compile(r".*/runs/\d+/$"))
+
+    # The page shows the queued run; once the worker takes it, the progress block polls (htmx)
+    # until the run ends, then the page swaps in the outcome and the per-row results.
+    page.locator('[data-testid="run-progress"][data-status="queued"]').wait_for()
+    assert page.get_by_text("Results appear as rows finish").is_visible()
+    _shot(page, "run-queued")
+    worker.set()
+    page.locator('[data-testid="run-progress"][data-status="completed"]').wait_for(timeout=60_000)
+    page.locator("#results tbody tr").nth(6).wait_for()
+    assert page.locator("#results tbody tr").count() == 7
+    page.locator("h1 .outcome-success").wait_for()
+    run = SyncRun.objects.get(dry_run=False)
+    assert (run.status, run.created_count, run.failed_count) == ("completed", 7, 0)
+    assert page.locator("progress").get_attribute("value") == "100"
+    _shot(page, "run-detail")
+
+    page.goto(f"{emulator.base_url}/boards/{DEV_ITEMS}")
+    board_text = page.content()
+    for aag in FactOrderList.objects.filter(po_number="4755").values_list("aag_order_number", flat=True):
+        assert aag in board_text
+    assert ItemLink.objects.filter(environment="development").count() == 7
+    _shot(page, "emulator-board")
+
+    page.goto(f"{base}/")
+    assert page.locator("svg.chart-svg").is_visible()
+    _shot(page, "dashboard")
+    page.goto(f"{base}/orders/po/?customer=GREYSON&po=4755")
+    assert page.get_by_role("link", name=re.compile(r"item \d+")).count() == 7
+    _shot(page, "po-detail")
+
+
+def test_it_lets_an_admin_switch_to_production_and_the_banner_changes(console, page):
+    base = console.url
+    _sign_in(page, base, "ada")
+    banner = page.get_by_test_id("environment-banner")
+    assert "DEVELOPMENT" in banner.inner_text()
+    assert "banner-development" in banner.get_attribute("class")
+
+    page.get_by_role("link", name="Environments").first.click()
+    _shot(page, "environments")
+    page.get_by_role("link", name="Switch to Production…").click()
+    _shot(page, "environment-switch-confirmation")
+    page.get_by_role("button", name="Switch to Production").click()
+    page.wait_for_url(f"{base}/environments/")
+
+    banner = page.get_by_test_id("environment-banner")
+    assert "PRODUCTION" in banner.inner_text() and "9200517329" in banner.inner_text()
+    assert "banner-production" in banner.get_attribute("class")
+    _shot(page, "environments-production")
+
+    page.goto(f"{base}/orders/?customer=GREYSON&po=4755")
+    page.get_by_label("Select GREYSON PO 4755").check()
+    page.get_by_role("button", name="Sync now…").click()
+    typed = page.get_by_label(re.compile("type the production board's name"))
+    assert typed.is_visible()
+    _shot(page, "sync-confirmation-production")
+    typed.fill("not the board")
+    page.get_by_role("button", name="Start the sync to Production").click()
+    assert "Nothing was started" in page.content()
+    assert not SyncRun.objects.filter(dry_run=False).exists()
+
+    page.goto(f"{base}/audit/")
+    assert "environment_switch" in page.content()
+    _shot(page, "audit-log")
+
+
+def test_it_hides_the_sync_button_from_a_trainer(console, page):
+    base = console.url
+    _sign_in(page, base, "tara")
+    page.goto(f"{base}/orders/?customer=GREYSON&po=4755")
+    assert page.locator("table.orders-table tbody tr").count() == 1
+    assert page.get_by_role("button", name=re.compile("Sync now")).count() == 0
+    assert page.get_by_role("button", name=re.compile("Mark")).count() == 0
+    assert page.get_by_text("Read-only").is_visible()
