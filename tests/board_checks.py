@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +95,10 @@ def _readable(message: str | None) -> bool:
     return len(text) >= 10 and "Traceback" not in text and not text.startswith("<")
 
 
-def consistency_problems(emulator, environment: str, *, stopped: bool = False) -> list[str]:
+def consistency_problems(
+    emulator, environment: str, *, stopped: bool = False, scope: Iterable[str] | None = None
+) -> list[str]:
+    """`scope`: the order lines synced to this environment (default: all of them)."""
     config = get_sync_config()
     env = config.environment(environment)
     board = read_board(emulator, environment)
@@ -120,8 +124,9 @@ def consistency_problems(emulator, environment: str, *, stopped: bool = False) -
         problems.append(f"{planned} row results are still 'planned'")
 
     allowed = {"SYNCED", "ERROR", "COMPLETED"} | ({"PENDING"} if stopped else set())
-    rows = {str(r.record_uuid): r for r in FactOrderList.objects.all()}
-    for key, row in rows.items():
+    all_rows = {str(r.record_uuid): r for r in FactOrderList.objects.all()}
+    rows = all_rows if scope is None else {str(u): all_rows[str(u)] for u in scope if str(u) in all_rows}
+    for row in rows.values():
         if row.sync_state not in allowed:
             problems.append(f"{row.aag_order_number}: sync_state {row.sync_state}")
         elif row.sync_state == "ERROR" and not (_readable(row.api_error_message) and _readable(row.sync_error_message)):
@@ -140,7 +145,7 @@ def consistency_problems(emulator, environment: str, *, stopped: bool = False) -
         problems.append(f"items on the board without an ItemLink: {sorted(extra)[:10]}")
     for key, link in links.items():
         item = board.items.get(link.monday_item_id)
-        row = rows.get(key)
+        row = all_rows.get(key)
         if item is None:
             continue
         if row is None:
@@ -225,8 +230,10 @@ def _synced_rows_match(board: Board, env, config, rows, links, subs_by_row) -> l
     return problems
 
 
-def assert_consistent(emulator, environment: str = "development", *, stopped: bool = False) -> None:
-    problems = consistency_problems(emulator, environment, stopped=stopped)
+def assert_consistent(
+    emulator, environment: str = "development", *, stopped: bool = False, scope: Iterable[str] | None = None
+) -> None:
+    problems = consistency_problems(emulator, environment, stopped=stopped, scope=scope)
     assert not problems, f"{len(problems)} problem(s) on {environment}:\n" + "\n".join(problems[:30])
 
 

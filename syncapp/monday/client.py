@@ -271,6 +271,21 @@ class MondayClient:
             items.extend(_item(raw) for raw in (body.get("data") or {}).get("items") or [] if raw)
         return items
 
+    def get_group_items(self, board_id: int, group_ids: list[str], *, limit: int = 25) -> dict[str, list[dict]]:
+        """The first `limit` active items of each group, by group id; groups not on the board are absent."""
+        wanted = list(dict.fromkeys(str(g) for g in group_ids))
+        if not wanted:
+            return {}
+        variables = documents.group_items_variables(board_id, wanted, limit)
+        body = self._query(documents.GROUP_ITEMS_QUERY, variables, operation="get_group_items")
+        found: dict[str, list[dict]] = {}
+        for board in (body.get("data") or {}).get("boards") or []:
+            for group in (board or {}).get("groups") or []:
+                if group and str(group.get("id")) in wanted:
+                    items = ((group.get("items_page") or {}).get("items")) or []
+                    found[str(group["id"])] = [{"id": str(i["id"]), "name": i.get("name", "")} for i in items if i]
+        return found
+
     def _paged_items(self, first_variables: dict[str, object]) -> Iterator[dict]:
         body = self._query(documents.ITEMS_BY_COLUMN_VALUES_QUERY, first_variables, operation="find_items")
         page = (body.get("data") or {}).get("items_page_by_column_values") or {}

@@ -219,6 +219,20 @@ ITEMS_QUERY = f"""query OrderopsItems($item_ids: [ID!], $limit: Int) {{
 {ITEM_FIELDS_FRAGMENT}"""
 
 
+# The first page of each group's active items: a rollback deletes a group it created only when
+# nothing is left in it (items people added by hand included).
+GROUP_ITEMS_QUERY = f"""query OrderopsGroupItems($board_ids: [ID!], $group_ids: [String], $limit: Int!) {{
+  boards(ids: $board_ids) {{
+    groups(ids: $group_ids) {{
+      id
+      title
+      items_page(limit: $limit) {{ items {{ id name }} }}
+    }}
+  }}
+  {COMPLEXITY_SELECTION}
+}}"""
+
+
 def board_variables(board_id: int | str) -> dict[str, object]:
     return {"board_ids": [str(board_id)]}
 
@@ -231,6 +245,10 @@ def items_by_column_values_variables(
         "columns": [{"column_id": column_id, "column_values": [str(v) for v in values]}],
         "limit": limit,
     }
+
+
+def group_items_variables(board_id: int | str, group_ids: list[str], limit: int) -> dict[str, object]:
+    return {"board_ids": [str(board_id)], "group_ids": [str(g) for g in group_ids], "limit": limit}
 
 
 def next_items_page_variables(cursor: str, limit: int) -> dict[str, object]:
@@ -268,6 +286,7 @@ def sample_documents() -> list[tuple[str, str, dict[str, object]]]:
             ),
             ("query next_items_page", NEXT_ITEMS_PAGE_QUERY, next_items_page_variables("opaque-cursor", 100)),
             ("query items", ITEMS_QUERY, items_variables([1, 2, 3])),
+            ("query group items", GROUP_ITEMS_QUERY, group_items_variables(9609317401, ["topics"], 25)),
         ]
     )
     return documents

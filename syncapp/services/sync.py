@@ -126,6 +126,11 @@ def sync_run_enqueue(*, run_id: int) -> None:
 
 def sync_run_execute(*, run_id: int) -> SyncRun:
     """Execute a queued run. Idempotent: a run that is already running or finished is left alone."""
+    if SyncRun.objects.filter(pk=run_id, kind=SyncRun.Kind.ROLLBACK).exists():
+        # A rollback run executed through this path must undo its parent, never sync pending rows.
+        from syncapp.services.rollback import rollback_run_execute
+
+        return rollback_run_execute(rollback_run_id=run_id)
     started = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
         status=SyncRun.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), current_step="starting"
     )
