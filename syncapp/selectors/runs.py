@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from syncapp.logging import redact
 from syncapp.models import ApiCall, RowResult, SyncRun
+from syncapp.sync_config import get_sync_config
 
 RUN_LIST_FIELDS_DEFERRED = ("plan", "summary")
 
@@ -182,3 +183,23 @@ def plan_summary(run: SyncRun) -> PlanSummary:
     for row in rows:
         by_action[row.get("action", "")] = by_action.get(row.get("action", ""), 0) + 1
     return PlanSummary(groups_to_create=list(plan.get("groups_to_create") or []), rows=rows, by_action=by_action)
+
+
+def customer_outcomes(run: SyncRun) -> dict[str, dict]:
+    """Per customer: rows synced and failed, success rate and outcome by the customer's thresholds."""
+    config = get_sync_config()
+    outcomes = {}
+    for row in (
+        RowResult.objects.filter(run=run)
+        .values("customer_name")
+        .annotate(synced=Count("id", filter=Q(outcome="synced")), failed=Count("id", filter=Q(outcome="error")))
+    ):
+        total = row["synced"] + row["failed"]
+        rate = round(100.0 * row["synced"] / total, 1) if total else None
+        outcomes[row["customer_name"] or "(none)"] = {
+            "synced": row["synced"],
+            "failed": row["failed"],
+            "success_rate": rate,
+            "outcome": config.outcome_for(rate),
+        }
+    return outcomes

@@ -31,13 +31,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from syncapp.engine.runner import client_for, stop_reason
 from syncapp.models import BoardChange, BoardGroup, FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink, SyncRun
 from syncapp.monday.client import MondayClient, Mutation, MutationResult
 from syncapp.monday.errors import MondayError
+from syncapp.selectors.runs import customer_outcomes
 from syncapp.services.audit import audit_record
 from syncapp.services.sync import SyncBusyError, SyncRefusedError, runs_release_stale
 from syncapp.sync_config import ConfigError, EnvironmentConfig, get_sync_config
@@ -1049,20 +1050,7 @@ def _finish(run: SyncRun, *, status: str, error: str = "", executor: _Executor |
     ]
     errors = failed + len(board_errors)
     rate = round(100.0 * restored / (restored + errors), 1) if restored + errors else None
-    per_customer = {}
-    for row in (
-        RowResult.objects.filter(run=run)
-        .values("customer_name")
-        .annotate(synced=Count("id", filter=Q(outcome="synced")), failed=Count("id", filter=Q(outcome="error")))
-    ):
-        total = row["synced"] + row["failed"]
-        customer_rate = round(100.0 * row["synced"] / total, 1) if total else None
-        per_customer[row["customer_name"] or "(none)"] = {
-            "synced": row["synced"],
-            "failed": row["failed"],
-            "success_rate": customer_rate,
-            "outcome": config.outcome_for(customer_rate),
-        }
+    per_customer = customer_outcomes(run)
     if status == SyncRun.Status.COMPLETED and errors:
         error = f"{errors} change(s) could not be undone; see the row messages. Fix the cause and roll back again."
     outcome = config.outcome_for(rate) if status == SyncRun.Status.COMPLETED and not errors else ""

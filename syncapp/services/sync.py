@@ -6,13 +6,14 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from syncapp.engine.claims import rows_claim, rows_release
 from syncapp.engine.runner import RunStopped, SyncEngine, stop_reason
 from syncapp.models import FactOrderList, ItemLink, OrderLine, RowResult, SyncRun
 from syncapp.monday.errors import MondayError
+from syncapp.selectors.runs import customer_outcomes
 from syncapp.selectors.sync import pending_record_uuids
 from syncapp.services.audit import audit_record
 from syncapp.sync_config import get_sync_config
@@ -211,20 +212,7 @@ def _finish(run: SyncRun, *, status: str, error: str = "", engine: SyncEngine | 
     )
     synced, failed = counts.get("synced", 0), counts.get("error", 0)
     rate = round(100.0 * synced / (synced + failed), 1) if synced + failed else None
-    per_customer = {}
-    for row in (
-        RowResult.objects.filter(run=run)
-        .values("customer_name")
-        .annotate(synced=Count("id", filter=Q(outcome="synced")), failed=Count("id", filter=Q(outcome="error")))
-    ):
-        total = row["synced"] + row["failed"]
-        customer_rate = round(100.0 * row["synced"] / total, 1) if total else None
-        per_customer[row["customer_name"] or "(none)"] = {
-            "synced": row["synced"],
-            "failed": row["failed"],
-            "success_rate": customer_rate,
-            "outcome": config.outcome_for(customer_rate),
-        }
+    per_customer = customer_outcomes(run)
     fields = {
         "status": status,
         "finished_at": timezone.now(),
