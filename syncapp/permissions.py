@@ -20,6 +20,7 @@ PERMISSION_TEXT = {
     "sync_production": "sync to the production board",
     "switch_environment": "switch the active environment or check boards",
     "walk_runbooks": "walk through runbooks",
+    "view_walkthrough": "see the training record",
 }
 
 
@@ -38,6 +39,11 @@ def can_sync(request: HttpRequest, environment: str) -> bool:
 def can_preview(request: HttpRequest) -> bool:
     """A dry run writes nothing to monday; anyone who may sync somewhere may preview."""
     return can(request, "sync_development") or can(request, "sync_production")
+
+
+def can_preflight(request: HttpRequest) -> bool:
+    """The preflight page: ops and admins, whoever may sync somewhere or switch the environment."""
+    return can(request, "view_console") and (can_preview(request) or can(request, "switch_environment"))
 
 
 def forbidden(request: HttpRequest, codename: str = "", reason: str = "") -> HttpResponse:

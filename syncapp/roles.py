@@ -31,12 +31,14 @@ _ADMIN_EXTRA = [
     "django_q.view_ormq",
     "django_q.delete_ormq",
 ]
+# The training record (who completed which runbook): trainers and admins, not ops.
+_TRAINING = ["walk_runbooks", "view_walkthrough"]
 ROLE_PERMISSIONS = {
-    TRAINER: [*_READ, "walk_runbooks"],
+    TRAINER: [*_READ, *_TRAINING],
     OPS: [*_READ, "walk_runbooks", "mark_orders", "sync_development"],
     ADMIN: [
         *_READ,
-        "walk_runbooks",
+        *_TRAINING,
         "mark_orders",
         "sync_development",
         "sync_production",

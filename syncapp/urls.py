@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from syncapp.login_throttle import ThrottledAuthenticationForm
-from syncapp.views import audit, dashboard, environments, orders, runs
+from syncapp.views import audit, dashboard, environments, orders, preflight, rollback, runbooks, runs
 
 urlpatterns = [
     path(
@@ -32,10 +32,27 @@ urlpatterns = [
     path("runs/<int:run_id>/api-calls/", runs.run_api_calls_view, name="run_api_calls"),
     path("runs/<int:run_id>/cancel/", runs.run_cancel, name="run_cancel"),
     path("runs/<int:run_id>/retry/", runs.run_retry, name="run_retry"),
+    path("runs/<int:run_id>/rollback/", rollback.run_rollback, name="run_rollback"),
+    path("runs/<int:run_id>/rollback/start/", rollback.run_rollback_start, name="run_rollback_start"),
     # environments
     path("environments/", environments.environments, name="environments"),
     path("environments/<str:name>/check/", environments.environment_check, name="environment_check"),
     path("environments/<str:name>/switch/", environments.environment_switch_view, name="environment_switch"),
     # audit
     path("audit/", audit.audit_log, name="audit_log"),
+    # production readiness
+    path("preflight/", preflight.preflight, name="preflight"),
+    # runbooks and walkthroughs
+    path("runbooks/", runbooks.runbooks, name="runbooks"),
+    path("runbooks/training/", runbooks.training_record_view, name="training_record"),
+    path("runbooks/training.csv", runbooks.training_record_csv, name="training_record_csv"),
+    path("runbooks/training/<int:walkthrough_id>/", runbooks.walkthrough_detail, name="walkthrough_detail"),
+    path(
+        "runbooks/walkthroughs/<int:walkthrough_id>/steps/<int:step>/tick/",
+        runbooks.walkthrough_tick,
+        name="walkthrough_tick",
+    ),
+    path("runbooks/<slug:slug>/", runbooks.runbook_detail, name="runbook_detail"),
+    path("runbooks/<slug:slug>/walkthrough/", runbooks.walkthrough_begin, name="walkthrough_start"),
+    path("runbooks/<slug:slug>/steps/<int:step>/checks/<int:index>/", runbooks.runbook_check, name="runbook_check"),
 ]

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import URLPattern
 
 import syncapp.urls
-from syncapp.models import ConsoleSettings, SyncRun
+from syncapp.models import ConsoleSettings, SyncRun, Walkthrough
 from tests.sync_helpers import stage_and_merge
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +23,8 @@ EVERYONE_SIGNED_IN = {"trainer", "ops", "ops_prod", "admin"}
 OPS_AND_UP = {"ops", "ops_prod", "admin"}
 ADMIN = {"admin"}
 PRODUCTION_SYNC = {"ops_prod", "admin"}
+TRAINERS = {"trainer", "admin"}
+RUNBOOK = "02-test-a-po-on-development"
 
 
 def page(readers: set[str] = EVERYONE_SIGNED_IN) -> dict[str, set[str]]:
@@ -54,6 +56,18 @@ EXPECTED = {
     "environment_check": action(ADMIN),
     "environment_switch": {"get": ADMIN, "post": ADMIN},
     "audit_log": page(),
+    "preflight": {"get": OPS_AND_UP, "post": OPS_AND_UP},
+    "run_rollback": page(OPS_AND_UP),
+    "run_rollback_start": action(OPS_AND_UP),
+    "runbooks": page(),
+    "runbook_detail": page(),
+    "runbook_check": page(),
+    "walkthrough_start": action(EVERYONE_SIGNED_IN),
+    # Only the walkthrough's owner (admin here) ticks it; for others it does not exist (404, the view ran).
+    "walkthrough_tick": action(EVERYONE_SIGNED_IN),
+    "training_record": page(TRAINERS),
+    "training_record_csv": page(TRAINERS),
+    "walkthrough_detail": page(TRAINERS),
 }
 # With production active, syncing needs the sync_production permission.
 EXPECTED_ON_PRODUCTION = {"sync_confirm": action(PRODUCTION_SYNC), "sync_start": action(PRODUCTION_SYNC)}
@@ -78,8 +92,9 @@ def clients(ops_user, ops_prod_user, admin_user, trainer_user, no_role_user):
 
 
 @pytest.fixture
-def finished_run():
+def finished_run(admin_user):
     stage_and_merge(20)
+    Walkthrough.objects.create(user=admin_user, runbook=RUNBOOK, environment="development")
     return SyncRun.objects.create(
         environment="development", items_board_id=9609317401, subitems_board_id=9609317948, status="completed"
     )
@@ -91,6 +106,9 @@ def _patterns() -> list[URLPattern]:
 
 def _path(pattern: URLPattern, run: SyncRun) -> str:
     route = str(pattern.pattern).replace("<int:run_id>", str(run.pk)).replace("<str:name>", "development")
+    walkthrough = Walkthrough.objects.order_by("id").first()
+    route = route.replace("<slug:slug>", RUNBOOK).replace("<int:step>", "1").replace("<int:index>", "0")
+    route = route.replace("<int:walkthrough_id>", str(walkthrough.pk if walkthrough else 0))
     return "/" + route
 
 

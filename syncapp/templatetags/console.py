@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from django import template
@@ -32,6 +33,8 @@ def audit_target_url(entry) -> str:
         return reverse("run_detail", kwargs={"run_id": int(entry.target_id)})
     if entry.target_type == "environment":
         return reverse("environments")
+    if entry.target_type == "runbook" and re.fullmatch(r"[0-9a-z-]+", entry.target_id):
+        return reverse("runbook_detail", kwargs={"slug": entry.target_id})
     if entry.target_type == "orders":
         pos = [p for p in entry.target_id.split(",") if p]
         if len(pos) == 1:
