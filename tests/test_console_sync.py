@@ -154,7 +154,7 @@ def test_it_refuses_a_second_sync_while_one_runs_and_links_to_it(ops_client, dat
     response = ops_client.post(reverse("sync_start"), fields)
     assert response.status_code == 409
     html = response.content.decode()
-    assert "already syncing" in html and reverse("run_detail", kwargs={"run_id": running.pk}) in html
+    assert "already writing" in html and reverse("run_detail", kwargs={"run_id": running.pk}) in html
     assert SyncRun.objects.count() == 1
 
 

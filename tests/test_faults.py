@@ -459,7 +459,7 @@ def test_two_syncs_for_one_environment_never_run_together(orders, capsys, monkey
     refused = [r for _, r in results if isinstance(r, SyncBusyError)]
     assert len(created) == 1 and len(refused) == 1, results
     run = created[0]
-    assert f"run {run.pk} is already syncing to the Development board" in str(refused[0])
+    assert f"run {run.pk} is already writing to the Development board" in str(refused[0])
 
     paused, resume, seen = threading.Event(), threading.Event(), {}
     original = SyncEngine._create_items
@@ -473,11 +473,11 @@ def test_two_syncs_for_one_environment_never_run_together(orders, capsys, monkey
     try:
         worker = _in_thread(lambda: sync_run_execute(run_id=run.pk), results, "worker")
         assert paused.wait(timeout=30), "the run never reached its first create"
-        with pytest.raises(SyncBusyError, match=f"run {run.pk} is already syncing"):
+        with pytest.raises(SyncBusyError, match=f"run {run.pk} is already writing"):
             sync_run_create(environment="development", scope={}, dry_run=False, via="cli", enqueue=False)
         with pytest.raises(SystemExit) as exit_:
             call_command("sync_orders", "--env", "development")
-        assert exit_.value.code == 2 and "already syncing" in capsys.readouterr().err
+        assert exit_.value.code == 2 and "already writing" in capsys.readouterr().err
         requests_before = len(orders.request_log)
         again = sync_run_execute(run_id=run.pk)  # a second worker handed the same task does nothing
         seen["again"] = (again.status, len(orders.request_log) - requests_before)

@@ -188,7 +188,7 @@ def test_it_refuses_a_second_active_run_for_the_same_environment(greyson):
     from syncapp.services.sync import SyncBusyError, sync_run_create
 
     first = sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
-    with pytest.raises(SyncBusyError, match=f"run {first.pk} is already syncing"):
+    with pytest.raises(SyncBusyError, match=f"run {first.pk} is already writing"):
         sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
     sync_run_create(environment="production", scope={}, dry_run=False, enqueue=False)
     sync_run_create(environment="development", scope={}, dry_run=True, enqueue=False)

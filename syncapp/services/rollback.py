@@ -40,7 +40,7 @@ from syncapp.monday.client import MondayClient, Mutation, MutationResult
 from syncapp.monday.errors import MondayError
 from syncapp.selectors.runs import customer_outcomes
 from syncapp.services.audit import audit_record
-from syncapp.services.sync import SyncBusyError, SyncRefusedError, runs_release_stale
+from syncapp.services.sync import SyncRefusedError, busy_error, runs_release_stale
 from syncapp.sync_config import ConfigError, EnvironmentConfig, get_sync_config
 
 logger = logging.getLogger(__name__)
@@ -632,11 +632,7 @@ def rollback_run_create(
             if enqueue:
                 transaction.on_commit(lambda: rollback_run_enqueue(rollback_run_id=run.pk))
     except IntegrityError:
-        active = SyncRun.objects.filter(environment=env.name, status__in=SyncRun.ACTIVE_STATUSES, dry_run=False).first()
-        raise SyncBusyError(
-            f"run {active.pk if active else '?'} is already writing to the {env.label} board. Wait for it to finish "
-            "or cancel it, then start the rollback again."
-        ) from None
+        raise busy_error(env.name, env.label, "start the rollback") from None
     return run
 
 

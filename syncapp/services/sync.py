@@ -111,12 +111,17 @@ def sync_run_create(
             if enqueue:
                 transaction.on_commit(lambda: sync_run_enqueue(run_id=run.pk))
     except IntegrityError:
-        active = SyncRun.objects.filter(environment=env.name, status__in=SyncRun.ACTIVE_STATUSES, dry_run=False).first()
-        raise SyncBusyError(
-            f"run {active.pk if active else '?'} is already syncing to the {env.label} board. Wait for it to finish "
-            "or cancel it, then start this sync again."
-        ) from None
+        raise busy_error(env.name, env.label, "start this sync") from None
     return run
+
+
+def busy_error(environment: str, label: str, retry: str) -> SyncBusyError:
+    """The refusal when another run already writes to the environment's board (one at a time)."""
+    active = SyncRun.objects.filter(environment=environment, status__in=SyncRun.ACTIVE_STATUSES, dry_run=False).first()
+    return SyncBusyError(
+        f"run {active.pk if active else '?'} is already writing to the {label} board. Wait for it to finish "
+        f"or cancel it, then {retry} again."
+    )
 
 
 def sync_run_enqueue(*, run_id: int) -> None:
