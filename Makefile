@@ -29,6 +29,7 @@ browser:
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 pytest: setup
 	$(VENV)/bin/pytest

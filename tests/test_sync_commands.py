@@ -57,8 +57,13 @@ def test_it_exits_2_for_an_unknown_environment():
 
     from django.conf import settings
 
-    result = subprocess.run([sys.executable, "manage.py", "sync_orders", "--env", "staging"], cwd=settings.BASE_DIR,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "sync_orders", "--env", "staging"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "invalid choice: 'staging'" in result.stderr
 
 
