@@ -270,11 +270,10 @@ def sync_run_cancel(*, run_id: int, actor=None, via: str = "console") -> SyncRun
     if not run.is_active:
         raise SyncRefusedError(f"run {run.pk} has already ended ({run.status}); there is nothing to cancel.")
     SyncRun.objects.filter(pk=run_id).update(cancel_requested=True)
-    # A queued run no worker has picked up yet is cancelled at once.
-    if SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
+    # A queued run no worker has picked up yet is cancelled at once; a running one stops between batches.
+    SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
         status=SyncRun.Status.CANCELLED, finished_at=timezone.now(), error_message="cancelled before it started"
-    ):
-        pass
+    )
     audit_record(
         actor=actor,
         via=via,
