@@ -16,8 +16,9 @@ def claim_marker(run_id: int) -> str:
     return f"CLAIMED {run_id}"
 
 
-def rows_claim(*, run: SyncRun, record_uuids: list[str]) -> list[str]:
-    """Claim the given rows for `run` if they are still PENDING; returns the ones it got.
+def rows_claim(*, run: SyncRun, record_uuids: list[str]) -> dict[str, str]:
+    """Claim the given rows for `run` if they are still PENDING; returns the ones it got, each with
+    the action_type it was claimed with, in sync order.
 
     Each chunk is one UPDATE whose WHERE repeats the PENDING condition, so two runs can never both
     claim a row: the second UPDATE finds it CLAIMED and skips it. The row count is checked against
@@ -32,18 +33,21 @@ def rows_claim(*, run: SyncRun, record_uuids: list[str]) -> list[str]:
             claimed_total += FactOrderList.objects.filter(
                 record_uuid__in=chunk, sync_state="PENDING", action_type__in=CLAIMABLE_ACTIONS
             ).update(sync_state="CLAIMED", api_status=marker, sync_attempted_at=now)
-    claimed = claimed_rows(run.id)
+    claimed = claimed_actions(run.id)
     if len(claimed) != claimed_total:
         raise RuntimeError(f"run {run.id}: claimed {claimed_total} rows but found {len(claimed)} under its marker")
     return claimed
 
 
-def claimed_rows(run_id: int) -> list[str]:
+def claimed_actions(run_id: int) -> dict[str, str]:
+    """A run's claimed rows (record uuid -> action_type), ordered by customer, PO and order number."""
     query = FactOrderList.objects.filter(sync_state="CLAIMED", api_status=claim_marker(run_id))
-    return [
-        str(u)
-        for u in query.order_by("customer_name", "po_number", "aag_order_number").values_list("record_uuid", flat=True)
-    ]
+    ordered = query.order_by("customer_name", "po_number", "aag_order_number")
+    return {str(u): action for u, action in ordered.values_list("record_uuid", "action_type")}
+
+
+def claimed_rows(run_id: int) -> list[str]:
+    return list(claimed_actions(run_id))
 
 
 def rows_release(*, run: SyncRun, reason: str) -> int:

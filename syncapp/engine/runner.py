@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from syncapp.engine import plan as planning
-from syncapp.engine.claims import claim_marker, rows_release
+from syncapp.engine.claims import claim_marker
 from syncapp.engine.plan import Planner, RowPlan
 from syncapp.engine.rows import rows_load
 from syncapp.models import (
@@ -788,6 +788,3 @@ def stop_reason(error: Exception) -> str:
     if isinstance(error, MondayError):
         return str(error)
     return f"{type(error).__name__}: {error}"
-
-
-__all__ = ["RunStopped", "SyncEngine", "client_for", "rows_release", "stop_reason"]

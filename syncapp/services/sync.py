@@ -157,22 +157,26 @@ def _execute(run: SyncRun) -> None:
         _finish(run, status=SyncRun.Status.CANCELLED, error="cancelled before it started")
         return
     candidates = pending_record_uuids(run.scope)
-    record_uuids = candidates if run.dry_run else rows_claim(run=run, record_uuids=candidates)
-    if not run.dry_run:
+    if run.dry_run:
+        record_uuids = candidates
+    else:
+        claimed = rows_claim(run=run, record_uuids=candidates)
+        record_uuids = list(claimed)
+        # A planned result per claimed row keeps the state it had, for release and rollback.
         RowResult.objects.bulk_create(
             [
                 RowResult(
                     run=run,
                     record_uuid=u,
-                    action=RowResult.Action.UPDATE,
+                    action=RowResult.Action.CREATE if action == "INSERT" else RowResult.Action.UPDATE,
                     outcome=RowResult.Outcome.PLANNED,
                     previous_sync_state="PENDING",
+                    previous_action_type=action,
                 )
-                for u in record_uuids
+                for u, action in claimed.items()
             ],
             batch_size=500,
         )
-        _remember_previous_actions(run)
     SyncRun.objects.filter(pk=run.pk).update(total_rows=len(record_uuids))
     engine = SyncEngine(run)
     try:
@@ -191,18 +195,6 @@ def _execute(run: SyncRun) -> None:
             plan={"groups_to_create": sorted(engine.groups_to_create), "rows": engine.preview}
         )
     _finish(run, status=SyncRun.Status.COMPLETED, engine=engine)
-
-
-def _remember_previous_actions(run: SyncRun) -> None:
-    actions = dict(
-        FactOrderList.objects.filter(api_status=f"CLAIMED {run.pk}").values_list("record_uuid", "action_type")
-    )
-    for action in {"INSERT", "UPDATE"}:
-        uuids = [u for u, a in actions.items() if a == action]
-        for start in range(0, len(uuids), 500):
-            RowResult.objects.filter(run=run, record_uuid__in=uuids[start : start + 500]).update(
-                previous_action_type=action
-            )
 
 
 def _finish(run: SyncRun, *, status: str, error: str = "", engine: SyncEngine | None = None) -> None:
