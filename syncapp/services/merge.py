@@ -156,6 +156,7 @@ class _Merger:
         # Business columns copied to FACT: those both tables have, sizes excluded.
         self.copy_columns = [c for c in business if c in staged_columns and c in fact_columns and c not in self.sizes]
         self.hash_index = [self.copy_columns.index(c) for c in self.config.hash_columns]
+        self.key_index = self.copy_columns.index(KEY)
         self.order_type_index = self.copy_columns.index("ORDER TYPE") if "ORDER TYPE" in self.copy_columns else None
 
     def run(self) -> MergeReport:
@@ -200,7 +201,7 @@ class _Merger:
                 list(row[1 : 1 + len(self.copy_columns)]),
                 row[1 + len(self.copy_columns) :],
             )
-            key = (values[0] or "").strip() if isinstance(values[0], str) else values[0]
+            key = str(values[self.key_index] or "").strip()
             if not key:
                 self._reject("", staged_uuid, f"{KEY} is blank")
                 continue
@@ -208,10 +209,9 @@ class _Merger:
                 self._reject(key, staged_uuid, f"{KEY} {key!r} appears more than once in {STAGING_TABLE}")
                 continue
             try:
-                sizes = {size: _quantity(v) for size, v in zip(self.sizes, raw_sizes, strict=True)}
+                sizes = self._quantities(raw_sizes)
             except ValueError as error:
-                bad = next(s for s, v in zip(self.sizes, raw_sizes, strict=True) if not _is_valid_qty(v))
-                self._reject(key, staged_uuid, f"size {bad!r}: {error}")
+                self._reject(key, staged_uuid, str(error))
                 continue
             digest = row_hash([values[i] for i in self.hash_index], sizes)
             current = existing.get(key)
@@ -233,12 +233,21 @@ class _Merger:
                 self.report.changed += 1
             line_work.append((record_uuid, sizes, current is None))
         if self.report.dry_run:
-            self._count_lines(line_work)
+            self._plan_lines(line_work)
             return
         with transaction.atomic():
             self._write_inserts(inserts)
             self._write_updates(updates)
             self._write_lines(line_work)
+
+    def _quantities(self, raw_sizes) -> dict[str, int]:
+        quantities = {}
+        for size, value in zip(self.sizes, raw_sizes, strict=True):
+            try:
+                quantities[size] = _quantity(value)
+            except ValueError as error:
+                raise ValueError(f"size {size!r}: {error}") from None
+        return quantities
 
     def _reject(self, key: str, record_uuid: object, reason: str) -> None:
         self.report.rejected.append(Rejection(key, str(record_uuid or ""), reason))
@@ -315,6 +324,7 @@ class _Merger:
         return current
 
     def _plan_lines(self, line_work):
+        """The size lines to insert and to update (new qty, or 0 for a size that went), counted in the report."""
         known = self._current_lines([uuid_ for uuid_, _, is_new in line_work if not is_new])
         inserts, updates = [], []
         for record_uuid, sizes, is_new in line_work:
@@ -325,19 +335,13 @@ class _Merger:
                         inserts.append((record_uuid, size, qty, "INSERT"))
                 elif before != qty:
                     updates.append((record_uuid, size, qty))
-        return inserts, updates
-
-    def _count_lines(self, line_work) -> None:
-        inserts, updates = self._plan_lines(line_work)
         self.report.lines_inserted += len(inserts)
-        self.report.lines_updated += sum(1 for u in updates if u[2])
-        self.report.lines_zeroed += sum(1 for u in updates if not u[2])
+        self.report.lines_updated += sum(1 for _, _, qty in updates if qty)
+        self.report.lines_zeroed += sum(1 for _, _, qty in updates if not qty)
+        return inserts, updates
 
     def _write_lines(self, line_work) -> None:
         inserts, updates = self._plan_lines(line_work)
-        self.report.lines_inserted += len(inserts)
-        self.report.lines_updated += sum(1 for u in updates if u[2])
-        self.report.lines_zeroed += sum(1 for u in updates if not u[2])
         q = self.quote
         with connection.cursor() as cursor:
             if inserts:
@@ -357,14 +361,6 @@ class _Merger:
                     f"WHERE {q('record_uuid')} = %s AND {q('size_code')} = %s",
                     [(qty, self.now, db_uuid(r), s) for r, s, qty in updates],
                 )
-
-
-def _is_valid_qty(value: object) -> bool:
-    try:
-        _quantity(value)
-    except ValueError:
-        return False
-    return True
 
 
 def orders_merge(*, dry_run: bool = False) -> MergeReport:
