@@ -126,6 +126,7 @@ def line_columns() -> tuple[Column, ...]:
     return _read_columns(Path(settings.BASE_DIR) / "configs" / "order_list_lines_columns.tsv")
 
 
+@cache
 def columns_by_name() -> dict[str, Column]:
     return {column.name: column for column in order_columns()}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from syncapp.engine.rows import OrderRow
-from syncapp.monday.column_values import LABEL_TYPES, format_column_value, item_name
+from syncapp.monday.column_values import LABEL_TYPES, format_column_value, item_name, labels_in
 from syncapp.sync_config import EnvironmentConfig, SyncConfig
 
 CREATE, UPDATE, CANCEL, SKIP, FAIL = "create", "update", "cancel", "skip", "fail"
@@ -112,8 +112,6 @@ class Planner:
         return strict, creating, ""
 
     def _new_labels(self, column_id: str, formatted: object) -> bool:
-        from syncapp.monday.column_values import labels_in
-
         known = self.known_labels.get(column_id, set())
         return any(label not in known for label in labels_in(self.env.items_board.columns[column_id].type, formatted))
 
@@ -158,8 +156,6 @@ class Planner:
         )
 
     def learn_labels(self, plan: RowPlan) -> None:
-        from syncapp.monday.column_values import labels_in
-
         for column_id, formatted in plan.new_label_values.items():
             column_type = self.env.items_board.columns[column_id].type
             self.known_labels.setdefault(column_id, set()).update(labels_in(column_type, formatted))
