@@ -127,7 +127,7 @@ def worker_health() -> WorkerHealth:
         keys = cache.get(Conf.Q_STAT) or []
         clusters = len(cache.get_many(list(keys))) if keys else 0
     except Exception as exc:  # the cache table may be missing on a fresh install
-        error = f"the worker status cannot be read ({type(exc).__name__}); run manage.py createcachetable"
+        error = f"the worker status cannot be read ({type(exc).__name__}); run python manage.py migrate, which creates the cache table"
     queued: int | None
     if settings.Q_CLUSTER.get("orm"):
         queued = OrmQ.objects.count()

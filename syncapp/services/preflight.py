@@ -362,7 +362,7 @@ def _check_worker() -> CheckResult:
             name,
             False,
             f"the cluster status cannot be read ({type(error).__name__}: {error}).",
-            "Run python manage.py createcachetable (database broker) or check REDIS_URL (Redis broker).",
+            "Run python manage.py migrate, which creates the cache table the cluster reports to, or check REDIS_URL.",
         )
     alive = [s for s in stats if str(s.status) not in (str(Conf.STOPPED), str(Conf.STOPPING))]
     if not alive:
