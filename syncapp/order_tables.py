@@ -20,6 +20,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections, models
 
+from syncapp.fields import UniqueIdentifierField
+
 FACT_TABLE = "FACT_ORDER_LIST"
 STAGING_TABLE = "swp_ORDER_LIST_SYNC"
 LINES_TABLE = "ORDER_LIST_LINES"
@@ -51,7 +53,7 @@ class Column:
         if primary_key:
             options["primary_key"] = True
         if base == "UNIQUEIDENTIFIER":
-            return models.UUIDField(**options)
+            return UniqueIdentifierField(**options)
         if base in {"NVARCHAR", "VARCHAR", "CHAR", "NCHAR"}:
             if args and args[0].upper() == "MAX":
                 return models.TextField(**options)
@@ -137,9 +139,21 @@ def declared_size_columns() -> list[str]:
 
 
 def table_columns(table: str, using: str = "default") -> list[str]:
-    """The live table's column names in their physical order."""
+    """The live table's column names in their physical order.
+
+    On SQL Server this is one parameterised query: mssql-django's get_table_description puts each
+    column name inside a quoted literal, which a production name with an apostrophe ("CUSTOMER'S
+    COLOUR CODE ...") breaks, and it costs three round trips per column.
+    """
     connection = connections[using]
     with connection.cursor() as cursor:
+        if connection.vendor == "microsoft":
+            cursor.execute(
+                "SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.COLUMNS "
+                "WHERE TABLE_SCHEMA = SCHEMA_NAME() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+                [table],
+            )
+            return [row[0] for row in cursor.fetchall()]
         description = connection.introspection.get_table_description(cursor, table)
     return [column.name for column in description]
 
@@ -181,12 +195,12 @@ def orm_mappable(column: Column) -> bool:
 
 
 def db_uuid(value: object, using: str = "default") -> object:
-    """A UUID as the database stores it (SQLite: 32 hex characters; PostgreSQL and SQL Server: native).
+    """A UUID as the database takes it (SQLite: 32 hex characters; PostgreSQL: native; SQL Server: dashed text).
 
     Raw SQL must use this so its rows match what the ORM writes and looks up.
     """
     parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    return models.UUIDField().get_db_prep_value(parsed, connections[using], prepared=False)
+    return UniqueIdentifierField().get_db_prep_value(parsed, connections[using], prepared=False)
 
 
 def canonical_uuid(value: object) -> str:

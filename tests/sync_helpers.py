@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from syncapp.models import SyncRun
+from syncapp.order_tables import sql_name
 from syncapp.services.sync import sync_run_create, sync_run_execute
 
 DEV_ITEMS, DEV_SUBITEMS = "9609317401", "9609317948"
@@ -39,7 +40,7 @@ def sync(environment: str = "development", **scope) -> SyncRun:
 
 
 def set_staged(aag: str, column: str, value) -> None:
-    q = connection.ops.quote_name
+    q = sql_name
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {q('swp_ORDER_LIST_SYNC')} SET {q(column)} = %s WHERE {q('AAG ORDER NUMBER')} = %s", [value, aag]

@@ -2,6 +2,9 @@
 
 import django.db.models.deletion
 from django.conf import settings
+# Edited in place, not altered by a later migration: orderops had never run on SQL Server, and on
+# SQLite and PostgreSQL UniqueIdentifierField has exactly the column type UUIDField had.
+import syncapp.fields
 from django.db import migrations, models
 
 
@@ -17,7 +20,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='FactOrderList',
             fields=[
-                ('record_uuid', models.UUIDField(blank=True, db_column='record_uuid', primary_key=True, serialize=False)),
+                ('record_uuid', syncapp.fields.UniqueIdentifierField(blank=True, db_column='record_uuid', primary_key=True, serialize=False)),
                 ('aag_order_number', models.CharField(blank=True, db_column='AAG ORDER NUMBER', max_length=100, null=True)),
                 ('customer_name', models.CharField(blank=True, db_column='CUSTOMER NAME', max_length=100, null=True)),
                 ('source_customer_name', models.CharField(blank=True, db_column='SOURCE_CUSTOMER_NAME', max_length=100, null=True)),
@@ -216,8 +219,8 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='OrderLine',
             fields=[
-                ('line_uuid', models.UUIDField(blank=True, db_column='line_uuid', primary_key=True, serialize=False)),
-                ('record_uuid', models.UUIDField(blank=True, db_column='record_uuid')),
+                ('line_uuid', syncapp.fields.UniqueIdentifierField(blank=True, db_column='line_uuid', primary_key=True, serialize=False)),
+                ('record_uuid', syncapp.fields.UniqueIdentifierField(blank=True, db_column='record_uuid')),
                 ('size_code', models.CharField(blank=True, db_column='size_code', max_length=20)),
                 ('qty', models.IntegerField(blank=True, db_column='qty')),
                 ('row_hash', models.CharField(blank=True, db_column='row_hash', max_length=64, null=True)),
@@ -250,7 +253,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='StagedOrder',
             fields=[
-                ('record_uuid', models.UUIDField(blank=True, db_column='record_uuid', primary_key=True, serialize=False)),
+                ('record_uuid', syncapp.fields.UniqueIdentifierField(blank=True, db_column='record_uuid', primary_key=True, serialize=False)),
                 ('aag_order_number', models.CharField(blank=True, db_column='AAG ORDER NUMBER', max_length=100, null=True)),
                 ('customer_name', models.CharField(blank=True, db_column='CUSTOMER NAME', max_length=100, null=True)),
                 ('source_customer_name', models.CharField(blank=True, db_column='SOURCE_CUSTOMER_NAME', max_length=100, null=True)),
@@ -537,7 +540,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('environment', models.CharField(choices=[('development', 'Development'), ('production', 'Production')], max_length=20)),
                 ('board_id', models.BigIntegerField(help_text='the subitems board')),
-                ('record_uuid', models.UUIDField()),
+                ('record_uuid', syncapp.fields.UniqueIdentifierField()),
                 ('size_code', models.CharField(max_length=20)),
                 ('monday_subitem_id', models.BigIntegerField()),
                 ('parent_item_id', models.BigIntegerField()),
@@ -550,7 +553,7 @@ class Migration(migrations.Migration):
             name='RowResult',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('record_uuid', models.UUIDField(db_index=True)),
+                ('record_uuid', syncapp.fields.UniqueIdentifierField(db_index=True)),
                 ('aag_order_number', models.CharField(blank=True, max_length=100)),
                 ('customer_name', models.CharField(blank=True, max_length=100)),
                 ('po_number', models.CharField(blank=True, max_length=255)),
@@ -576,7 +579,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('environment', models.CharField(choices=[('development', 'Development'), ('production', 'Production')], max_length=20)),
                 ('board_id', models.BigIntegerField()),
-                ('record_uuid', models.UUIDField()),
+                ('record_uuid', syncapp.fields.UniqueIdentifierField()),
                 ('aag_order_number', models.CharField(blank=True, max_length=100)),
                 ('monday_item_id', models.BigIntegerField()),
                 ('group_id', models.CharField(blank=True, max_length=128)),
@@ -607,7 +610,7 @@ class Migration(migrations.Migration):
                 ('board_id', models.BigIntegerField()),
                 ('kind', models.CharField(choices=[('group_created', 'Group Created'), ('item_created', 'Item Created'), ('subitem_created', 'Subitem Created'), ('item_updated', 'Item Updated'), ('subitem_updated', 'Subitem Updated'), ('item_moved', 'Item Moved')], max_length=20)),
                 ('monday_id', models.CharField(help_text='item, subitem or group id', max_length=128)),
-                ('record_uuid', models.UUIDField(blank=True, null=True)),
+                ('record_uuid', syncapp.fields.UniqueIdentifierField(blank=True, null=True)),
                 ('size_code', models.CharField(blank=True, max_length=20)),
                 ('before', models.JSONField(blank=True, default=dict)),
                 ('after', models.JSONField(blank=True, default=dict)),

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from syncapp.fields import UniqueIdentifierField
+
 
 class Environment(models.TextChoices):
     DEVELOPMENT = "development", "Development"
@@ -138,7 +140,7 @@ class RowResult(models.Model):
         PLANNED = "planned"
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="results")
-    record_uuid = models.UUIDField(db_index=True)
+    record_uuid = UniqueIdentifierField(db_index=True)
     aag_order_number = models.CharField(max_length=100, blank=True)
     customer_name = models.CharField(max_length=100, blank=True)
     po_number = models.CharField(max_length=255, blank=True)
@@ -168,7 +170,7 @@ class ItemLink(models.Model):
 
     environment = models.CharField(max_length=20, choices=Environment.choices)
     board_id = models.BigIntegerField()
-    record_uuid = models.UUIDField()
+    record_uuid = UniqueIdentifierField()
     aag_order_number = models.CharField(max_length=100, blank=True)
     monday_item_id = models.BigIntegerField()
     group_id = models.CharField(max_length=128, blank=True)
@@ -191,7 +193,7 @@ class SubitemLink(models.Model):
 
     environment = models.CharField(max_length=20, choices=Environment.choices)
     board_id = models.BigIntegerField(help_text="the subitems board")
-    record_uuid = models.UUIDField()
+    record_uuid = UniqueIdentifierField()
     size_code = models.CharField(max_length=20)
     monday_subitem_id = models.BigIntegerField()
     parent_item_id = models.BigIntegerField()
@@ -249,7 +251,7 @@ class BoardChange(models.Model):
     board_id = models.BigIntegerField()
     kind = models.CharField(max_length=20, choices=Kind.choices)
     monday_id = models.CharField(max_length=128, help_text="item, subitem or group id")
-    record_uuid = models.UUIDField(null=True, blank=True)
+    record_uuid = UniqueIdentifierField(null=True, blank=True)
     size_code = models.CharField(max_length=20, blank=True)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)

@@ -26,6 +26,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from syncapp import raw_sql
 from syncapp.order_tables import (
     FACT_TABLE,
     LINES_TABLE,
@@ -160,34 +161,59 @@ class _Merger:
         self.order_type_index = self.copy_columns.index("ORDER TYPE") if "ORDER TYPE" in self.copy_columns else None
 
     def run(self) -> MergeReport:
-        q = self.quote
-        duplicates = self._duplicate_keys()
+        staged = self._staged_keys()
+        counts = Counter(key for _, key in staged if key)
+        duplicates = {key for key, count in counts.items() if count > 1}
         existing = self._existing()
-        select = (
-            f"SELECT {q('record_uuid')}, {', '.join(q(c) for c in [*self.copy_columns, *self.sizes])} "  # noqa: S608
-            f"FROM {q(STAGING_TABLE)} ORDER BY {q(KEY)}"
-        )
-        batch_size = self.config.merge_batch_rows
-        with connection.cursor() as reader:
-            reader.execute(select, [])
-            while rows := reader.fetchmany(batch_size):
-                self._merge_batch(rows, existing, duplicates)
+        # Read in pages, each read whole before anything is written: SQL Server connections
+        # without MARS cannot write while a cursor still has unread rows.
+        batch_size = min(self.config.merge_batch_rows, raw_sql.MAX_PARAMETERS)
+        addressable = list(dict.fromkeys(u for u, _ in staged if u is not None))
+        for batch in raw_sql.chunks(addressable, batch_size):
+            self._merge_batch(self._staged_rows(batch), existing, duplicates)
+        if any(u is None for u, _ in staged):
+            self._merge_batch(self._staged_rows(None), existing, duplicates)
         return self.report
 
-    def _duplicate_keys(self) -> set[str]:
+    def _select_staged(self) -> str:
+        q = self.quote
+        return (
+            f"SELECT {q('record_uuid')}, {', '.join(q(c) for c in [*self.copy_columns, *self.sizes])} "  # noqa: S608
+            f"FROM {q(STAGING_TABLE)} "
+        )
+
+    def _staged_keys(self) -> list[tuple[object, str]]:
+        """(record_uuid, stripped AAG ORDER NUMBER) of every staged row, in key order."""
         q = self.quote
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {q(KEY)} FROM {q(STAGING_TABLE)}", [])  # noqa: S608 - fixed identifiers
-            counts = Counter((row[0] or "").strip() for row in cursor.fetchall())
-        return {key for key, count in counts.items() if key and count > 1}
+            raw_sql.execute(
+                cursor,
+                f"SELECT {q('record_uuid')}, {q(KEY)} FROM {q(STAGING_TABLE)} ORDER BY {q(KEY)}",  # noqa: S608
+            )
+            return [(row[0], (row[1] or "").strip()) for row in cursor.fetchall()]
+
+    def _staged_rows(self, record_uuids) -> list:
+        """Staged rows by record_uuid (or those without one, for None), in key order."""
+        q = self.quote
+        with connection.cursor() as cursor:
+            if record_uuids is None:
+                raw_sql.execute(cursor, self._select_staged() + f"WHERE {q('record_uuid')} IS NULL")
+            else:
+                cursor.execute(
+                    self._select_staged() + f"WHERE {q('record_uuid')} IN ({', '.join(['%s'] * len(record_uuids))})",
+                    [db_uuid(u) for u in record_uuids],
+                )
+            rows = cursor.fetchall()
+        rows.sort(key=lambda row: str(row[1 + self.key_index] or "").strip())
+        return rows
 
     def _existing(self) -> dict[str, tuple[str, str, str, str]]:
         q = self.quote
         with connection.cursor() as cursor:
-            cursor.execute(
+            raw_sql.execute(
+                cursor,
                 f"SELECT {q(KEY)}, {q('record_uuid')}, {q('row_hash')}, {q('sync_state')}, {q('action_type')} "  # noqa: S608
                 f"FROM {q(FACT_TABLE)}",
-                [],
             )
             return {
                 row[0]: (canonical_uuid(row[1]), row[2] or "", row[3] or "", row[4] or "") for row in cursor.fetchall()
@@ -268,11 +294,7 @@ class _Merger:
             "created_at",
             "updated_at",
         ]
-        sql = (
-            f"INSERT INTO {q(FACT_TABLE)} ({', '.join(q(c) for c in columns)}) "  # noqa: S608 - fixed identifiers
-            f"VALUES ({', '.join(['%s'] * len(columns))})"
-        )
-        params = [
+        rows = [
             (
                 db_uuid(record_uuid),
                 *values,
@@ -288,7 +310,7 @@ class _Merger:
             for record_uuid, values, sizes, digest in inserts
         ]
         with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+            raw_sql.insert_rows(cursor, q(FACT_TABLE), [q(c) for c in columns], rows)
 
     def _write_updates(self, updates) -> None:
         if not updates:
@@ -344,16 +366,28 @@ class _Merger:
         inserts, updates = self._plan_lines(line_work)
         q = self.quote
         with connection.cursor() as cursor:
-            if inserts:
-                cursor.executemany(
-                    f"INSERT INTO {q(LINES_TABLE)} ({q('line_uuid')}, {q('record_uuid')}, {q('size_code')}, "  # noqa: S608
-                    f"{q('qty')}, {q('sync_state')}, {q('action_type')}, {q('retry_count')}, {q('created_at')}, "
-                    f"{q('updated_at')}) VALUES (%s, %s, %s, %s, 'PENDING', %s, 0, %s, %s)",
-                    [
-                        (db_uuid(uuid.uuid4()), db_uuid(r), s, qty, action, self.now, self.now)
-                        for r, s, qty, action in inserts
-                    ],
-                )
+            raw_sql.insert_rows(
+                cursor,
+                q(LINES_TABLE),
+                [
+                    q(c)
+                    for c in (
+                        "line_uuid",
+                        "record_uuid",
+                        "size_code",
+                        "qty",
+                        "sync_state",
+                        "action_type",
+                        "retry_count",
+                        "created_at",
+                        "updated_at",
+                    )
+                ],
+                [
+                    (db_uuid(uuid.uuid4()), db_uuid(r), s, qty, "PENDING", action, 0, self.now, self.now)
+                    for r, s, qty, action in inserts
+                ],
+            )
             if updates:
                 cursor.executemany(
                     f"UPDATE {q(LINES_TABLE)} SET {q('qty')} = %s, {q('sync_state')} = 'PENDING', "  # noqa: S608

@@ -9,6 +9,7 @@ from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from syncapp.models import FactOrderList, ItemLink, OrderLine
+from syncapp.raw_sql import chunks
 from syncapp.selectors.environments import active_environment_name
 from syncapp.selectors.sync import IN_CHUNK
 from syncapp.services.audit import audit_record
@@ -42,39 +43,40 @@ class MarkReport:
         return text
 
 
-def _condition(scope: dict, pos: list[str]) -> Q:
+def _condition(scope: dict, pos: list[str], uuids: list[str]) -> Q:
     condition = Q()
     if scope.get("customer"):
         condition &= Q(customer_name__iexact=scope["customer"].strip())
     if pos:
         condition &= Q(po_number__in=pos)
-    if scope.get("record_uuids"):
-        condition &= Q(record_uuid__in=scope["record_uuids"])
+    if uuids:
+        condition &= Q(record_uuid__in=uuids)
     return condition
 
 
 def _selections(scope: dict, invert: bool):
-    """Querysets to update. Small PO lists are one statement; long ones are chunked (SQL Server's
-    2,100-parameter limit), with --invert computed from the matching ids."""
+    """Querysets to update. A small scope is one statement. SQL Server takes at most 2,100
+    parameters per statement, so a longer PO list or uuid list (or both together) is resolved to
+    record uuids chunk by chunk, every pair of chunks being one query, and updated in chunks."""
     pos = [str(p).strip() for p in scope.get("pos") or [] if str(p).strip()]
-    if len(pos) <= IN_CHUNK:
-        condition = _condition(scope, pos)
+    uuids = [str(u) for u in scope.get("record_uuids") or []]
+    if len(pos) + len(uuids) <= IN_CHUNK:
+        condition = _condition(scope, pos, uuids)
         yield FactOrderList.objects.exclude(condition) if invert else FactOrderList.objects.filter(condition)
         return
     matching: set[str] = set()
-    for start in range(0, len(pos), IN_CHUNK):
-        chunk = pos[start : start + IN_CHUNK]
-        matching |= {
-            str(u) for u in FactOrderList.objects.filter(_condition(scope, chunk)).values_list("record_uuid", flat=True)
-        }
+    for pos_chunk in list(chunks(pos, IN_CHUNK)) or [[]]:
+        for uuid_chunk in list(chunks(uuids, IN_CHUNK)) or [[]]:
+            rows = FactOrderList.objects.filter(_condition(scope, list(pos_chunk), list(uuid_chunk)))
+            matching |= {str(u) for u in rows.values_list("record_uuid", flat=True)}
     if invert:
         targets = [
             str(u) for u in FactOrderList.objects.values_list("record_uuid", flat=True) if str(u) not in matching
         ]
     else:
         targets = sorted(matching)
-    for start in range(0, len(targets), IN_CHUNK):
-        yield FactOrderList.objects.filter(record_uuid__in=targets[start : start + IN_CHUNK])
+    for chunk in chunks(targets, IN_CHUNK):
+        yield FactOrderList.objects.filter(record_uuid__in=chunk)
 
 
 def orders_mark(
