@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup browser lint pytest
+.PHONY: run test setup browser sysdeps lint pytest
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=python3)"; exit 2; }
@@ -27,11 +27,20 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# mssql-django imports pyodbc, which loads Debian's unixODBC runtime (libodbc.so.2 from libodbc2, which
+# needs libltdl.so.7 from libltdl7); install them once when missing (needs root or sudo).
+sysdeps:
+	@{ dpkg -s libodbc2 libltdl7 >/dev/null 2>&1 || \
+	   { PATH="$$PATH:/sbin:/usr/sbin" ldconfig -p | grep -q 'libodbc\.so\.2 ' && \
+	     PATH="$$PATH:/sbin:/usr/sbin" ldconfig -p | grep -q 'libltdl\.so\.7 '; }; } || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libodbc2 libltdl7 >/dev/null; }
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-pytest: setup
+pytest: setup sysdeps
 	$(VENV)/bin/pytest
 
-test: setup browser lint pytest
+test: setup browser sysdeps lint pytest

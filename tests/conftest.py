@@ -10,7 +10,7 @@ from django.test import Client
 from syncapp.order_tables import ORDER_TABLES
 from syncapp.roles import ADMIN, OPS, TRAINER
 
-pytest_plugins = ["tests.emulator_fixtures"]
+pytest_plugins = ["tests.emulator_fixtures", "tests.sqlserver_shadow"]
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -228,3 +228,105 @@ def test_it_creates_a_run_from_a_dry_run_scope(orders):
     run = sync_run_execute(run_id=run.pk)
     assert run.status == "completed" and run.total_rows == 7
     accepted(orders)
+
+
+def test_it_adds_the_state_index_with_a_statement_sql_server_knows(sqlserver, settings):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("syncapp.migrations.0006_admin_role_and_state_index")
+    settings.ORDEROPS_MANAGE_ORDER_TABLES = True
+    with connection.schema_editor() as editor:
+        migration.add_index(apps, editor)
+    assert any(r.sql.startswith("CREATE INDEX [ix_fol_state_customer_po]") for r in sqlserver.statements)
+    accepted(sqlserver)
+
+
+def test_it_runs_the_documented_smoke_test_against_a_staging_copy(django_db_blocker, emulator, settings, capsys):
+    import shlex
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+
+    from syncapp.services.demo import staging_fill
+
+    doc = (Path(django_settings.BASE_DIR) / "docs" / "deployment.md").read_text(encoding="utf-8")
+    block = re.search(r'```sh title="smoke-test"\n(.*?)```', doc, re.DOTALL)[1]
+    commands = [shlex.split(line)[2:] for line in block.splitlines() if line.startswith(".venv/bin/python manage.py")]
+    assert [c[0] for c in commands] == ["check", "migrate", "migrate", "preflight", "merge_orders", "sync_orders"]
+    point_at(emulator, settings)
+    with django_db_blocker.unblock(), on_sql_server("ORDERS_STAGING") as server:
+        staging_fill(orders=30)  # the copy holds production's staged rows before orderops ever ran
+        for name, *arguments in commands:
+            if name == "check":
+                continue  # reads settings only; the test settings are not production's
+            try:
+                call_command(name, *arguments)
+            except SystemExit as stop:
+                assert (name, stop.code) == ("preflight", 1), "only preflight may exit non-zero on a first run"
+        accepted(server)
+    out = capsys.readouterr().out
+    assert "would merge 30 staged rows: 30 new" in out
+    assert "order tables have the expected columns: FACT_ORDER_LIST: 433 columns, 245 sizes" in out
+    assert re.search(r"run \d+: dry run", out), out[-2000:]
+
+
+def test_it_drops_empty_delta_tables_after_checking_their_dependants(sqlserver, capsys):
+    with connection.cursor() as cursor:
+        for table in ("ORDER_LIST_DELTA", "ORDER_LIST_LINES_DELTA"):
+            cursor.execute(
+                f"CREATE TABLE [{table}] ([id] int NOT NULL PRIMARY KEY, [record_uuid] uniqueidentifier NULL)"
+            )
+    call_command("drop_delta_tables")
+    assert "ORDER_LIST_DELTA: exists, 0 row(s), dependants: none; can be dropped." in capsys.readouterr().out
+    call_command("drop_delta_tables", "--execute")
+    assert "Dropped ORDER_LIST_DELTA, ORDER_LIST_LINES_DELTA." in capsys.readouterr().out
+    assert not {"order_list_delta", "order_list_lines_delta"} & set(sqlserver.catalogue.names)
+    accepted(sqlserver)
+
+
+def test_it_serves_the_console_and_marks_a_selection_over_several_customers(orders):
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+    from django.urls import reverse
+
+    from syncapp.roles import OPS
+    from tests.console_helpers import key
+
+    user = User.objects.create_user(username="olivia.ops", password="x" * 20)
+    user.groups.add(Group.objects.get(name=OPS))
+    client = Client()
+    client.force_login(user)
+    for page in ("/", "/orders/", "/orders/?customer=GREYSON&state=PENDING&sort=po", "/runs/", "/audit/"):
+        assert client.get(page).status_code == 200, page
+    keys = sorted(set(FactOrderList.objects.values_list("customer_name", "po_number")))[:6]
+    assert len({customer for customer, _ in keys}) > 1
+    selection = {"state": "completed", "key": [key(customer, po) for customer, po in keys]}
+    confirm = client.post(reverse("orders_mark"), selection)
+    lines = FactOrderList.objects.filter(po_number__in=[po for _, po in keys]).count()
+    assert confirm.status_code == 200 and confirm.context["counts"].lines == lines
+    client.post(
+        reverse("orders_mark"), {"state": "completed", "scope": confirm.context["scope_json"], "confirmed": "yes"}
+    )
+    assert FactOrderList.objects.filter(po_number__in=[po for _, po in keys], sync_state="COMPLETED").count() == lines
+    preview = client.post(reverse("orders_preview"), {"key": [key(customer, po) for customer, po in keys]})
+    assert preview.status_code == 302 and preview.url.startswith("/runs/"), "a preview is a dry run's page"
+    accepted(orders)
+
+
+def test_it_matches_order_numbers_as_sql_server_compares_them(sqlserver):
+    from syncapp.services.merge import orders_merge
+
+    call_command("seed_demo", orders=10, no_users=True)
+    orders_merge()
+    first = FactOrderList.objects.order_by("aag_order_number").first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE [{STAGING_TABLE}] SET [AAG ORDER NUMBER] = %s WHERE [AAG ORDER NUMBER] = %s",
+            [first.aag_order_number.lower() + "  ", first.aag_order_number],
+        )
+    report = orders_merge()
+    assert report.new == 0, "a case-insensitive collation makes it the same order line"
+    assert FactOrderList.objects.count() == 10
+    accepted(sqlserver)

@@ -25,11 +25,14 @@ def add_index(apps, schema_editor):
         return
     from syncapp.order_tables import FACT_TABLE
 
-    quote = schema_editor.connection.ops.quote_name
+    connection = schema_editor.connection
+    quote = connection.ops.quote_name
     name, columns = INDEX
-    schema_editor.execute(
-        f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(FACT_TABLE)} ({', '.join(quote(c) for c in columns)})"
-    )
+    # Not CREATE INDEX IF NOT EXISTS: SQL Server has no such statement.
+    with connection.cursor() as cursor:
+        if name in connection.introspection.get_constraints(cursor, FACT_TABLE):
+            return
+    schema_editor.execute(f"CREATE INDEX {quote(name)} ON {quote(FACT_TABLE)} ({', '.join(quote(c) for c in columns)})")
 
 
 class Migration(migrations.Migration):

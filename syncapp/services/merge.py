@@ -131,6 +131,7 @@ class _Merger:
         self.report = MergeReport(dry_run=dry_run)
         self.quote = sql_name
         self.now = timezone.now()
+        self.case_insensitive_keys = connection.vendor == "microsoft"
         self._check_layout()
 
     def _check_layout(self) -> None:
@@ -162,7 +163,7 @@ class _Merger:
 
     def run(self) -> MergeReport:
         staged = self._staged_keys()
-        counts = Counter(key for _, key in staged if key)
+        counts = Counter(self._match(key) for _, key in staged if key)
         duplicates = {key for key, count in counts.items() if count > 1}
         existing = self._existing()
         # Read in pages, each read whole before anything is written: SQL Server connections
@@ -216,8 +217,18 @@ class _Merger:
                 f"FROM {q(FACT_TABLE)}",
             )
             return {
-                row[0]: (canonical_uuid(row[1]), row[2] or "", row[3] or "", row[4] or "") for row in cursor.fetchall()
+                self._match(row[0] or ""): (canonical_uuid(row[1]), row[2] or "", row[3] or "", row[4] or "")
+                for row in cursor.fetchall()
             }
+
+    def _match(self, key: str) -> str:
+        """The form in which the database compares two order numbers.
+
+        SQL Server's default collations ignore case and trailing spaces, so 'GRE-1' and 'gre-1 ' are
+        one order line there (and one entry of a unique index): matched in Python as they are
+        compared in SQL, never inserted twice. SQLite and PostgreSQL compare exactly.
+        """
+        return key.rstrip().upper() if self.case_insensitive_keys else key
 
     def _merge_batch(self, rows, existing, duplicates) -> None:
         inserts, updates, line_work = [], [], []
@@ -231,7 +242,7 @@ class _Merger:
             if not key:
                 self._reject("", staged_uuid, f"{KEY} is blank")
                 continue
-            if key in duplicates:
+            if self._match(key) in duplicates:
                 self._reject(key, staged_uuid, f"{KEY} {key!r} appears more than once in {STAGING_TABLE}")
                 continue
             try:
@@ -240,7 +251,7 @@ class _Merger:
                 self._reject(key, staged_uuid, str(error))
                 continue
             digest = row_hash([values[i] for i in self.hash_index], sizes)
-            current = existing.get(key)
+            current = existing.get(self._match(key))
             if current and current[1] == digest:
                 self.report.unchanged += 1
                 continue
@@ -249,13 +260,13 @@ class _Merger:
             if current is None:
                 record_uuid = canonical_uuid(staged_uuid or uuid.uuid4())
                 inserts.append((record_uuid, values, sizes, digest))
-                existing[key] = (record_uuid, digest, "PENDING", "INSERT")
+                existing[self._match(key)] = (record_uuid, digest, "PENDING", "INSERT")
                 self.report.new += 1
             else:
                 record_uuid, _, state, action = current
                 never_synced = action == "INSERT" and state != "SYNCED"
                 updates.append((record_uuid, values, sizes, digest, "INSERT" if never_synced else "UPDATE", state))
-                existing[key] = (record_uuid, digest, state, action)
+                existing[self._match(key)] = (record_uuid, digest, state, action)
                 self.report.changed += 1
             line_work.append((record_uuid, sizes, current is None))
         if self.report.dry_run:

@@ -38,6 +38,7 @@ BACKEND_STATEMENTS = (
     re.compile(r"^ROLLBACK TRANSACTION \[?[\w]+\]?$", re.I),
     re.compile(r"^IF OBJECT_ID\('tempdb[.\w#]*'(, 'U')?\) IS NOT NULL DROP TABLE #\w+;?$", re.I),
     re.compile(r"^SET (NOCOUNT|DATEFORMAT|DATEFIRST|TRANSACTION ISOLATION LEVEL) [\w ]+$", re.I),
+    re.compile(r"^SET IDENTITY_INSERT \[\w+\] (ON|OFF)$", re.I),
 )
 # Shapes sqlglot parses but SQL Server rejects.
 NOT_TSQL = (

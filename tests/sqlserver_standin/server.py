@@ -208,6 +208,8 @@ class Server:
         self.primary_keys: dict[str, str] = {}
         self.db.create_collation("MSSQL_CI_AS", _compare_ci_as)
         self.db.create_function("SCHEMA_NAME", 0, lambda: "dbo")
+        self.db.create_function("SCHEMA_NAME", 1, lambda _id: "dbo")
+        self.db.create_function("OBJECT_SCHEMA_NAME", 1, lambda _id: "dbo")
         self.db.create_function("SERVERPROPERTY", 1, self._server_property)
         self.db.create_function("OBJECT_ID", 1, self._object_id)
         self.db.create_function("OBJECT_ID", 2, lambda name, _kind: self._object_id(name))
@@ -256,7 +258,10 @@ class Server:
             CREATE TABLE sys.columns (object_id, name, column_id, system_type_id, user_type_id, max_length,
                 precision, scale, collation_name, is_nullable, is_identity, default_object_id);
             CREATE TABLE sys.tables (object_id, name, schema_id, type);
-            CREATE TABLE sys.objects (object_id, name, schema_id, type, parent_object_id);
+            CREATE TABLE sys.objects (object_id, name, schema_id, type, type_desc, parent_object_id);
+            CREATE TABLE sys.sql_expression_dependencies (referencing_id, referenced_id, referenced_database_name,
+                referenced_entity_name);
+            CREATE TABLE sys.synonyms (object_id, name, schema_id, base_object_name);
             CREATE TABLE sys.schemas (schema_id, name);
             CREATE TABLE sys.types (system_type_id, user_type_id, name);
             CREATE TABLE sys.indexes (object_id, name, index_id, type, type_desc, is_unique, is_primary_key,
@@ -271,7 +276,7 @@ class Server:
             CREATE TABLE sys.check_constraints (object_id, name, parent_object_id, parent_column_id, definition);
             CREATE TABLE sys.default_constraints (object_id, name, parent_object_id, parent_column_id);
             CREATE TABLE sys.key_constraints (object_id, name, parent_object_id, type, unique_index_id);
-            CREATE TABLE sys.triggers (object_id, name, parent_id);
+            CREATE TABLE sys.triggers (object_id, name, parent_id, is_disabled);
             CREATE TABLE sys.sequences (object_id, name);
             CREATE TABLE sys.extended_properties (major_id, minor_id, name, value, class);
             INSERT INTO sys.schemas VALUES (1, 'dbo');
@@ -400,7 +405,7 @@ class Server:
         if isinstance(statement, exp.Create):
             return self._create(statement)
         if isinstance(statement, exp.Alter):
-            return self._alter(statement)
+            return self._alter(statement, part)
         if isinstance(statement, exp.Drop):
             return self._drop(statement)
         if isinstance(statement, exp.Select | exp.Insert | exp.Update | exp.Delete | exp.Union):
@@ -474,7 +479,7 @@ class Server:
             return None
         raise driver.ProgrammingError(f"[stand-in SQL Server] CREATE {kind} is not modelled")
 
-    def _alter(self, statement: exp.Alter) -> None:
+    def _alter(self, statement: exp.Alter, part: str) -> None:
         table = statement.this.name
         columns = list(self._columns_meta.get(table.lower(), []))
         primary_key = self.primary_keys.get(table.lower(), "")
@@ -488,7 +493,11 @@ class Server:
                 columns.append((action.name, sql_type, nullable))
             elif isinstance(action, exp.AlterColumn) and action.args.get("dtype") is not None:
                 sql_type = action.args["dtype"].sql(dialect="tsql").lower()
-                columns = [(n, sql_type if n.lower() == action.name.lower() else t, nl) for n, t, nl in columns]
+                # sqlglot drops the NULL / NOT NULL that T-SQL's ALTER COLUMN carries with the type.
+                nullable = not re.search(r"\bNOT NULL\s*$", part, re.I)
+                columns = [
+                    (n, sql_type, nullable) if n.lower() == action.name.lower() else (n, t, nl) for n, t, nl in columns
+                ]
             elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "COLUMN":
                 dropped = {c.name.lower() for c in action.args.get("tables") or []}
                 columns = [c for c in columns if c[0].lower() not in dropped]
@@ -509,13 +518,15 @@ class Server:
 
     def _drop(self, statement: exp.Drop) -> None:
         kind = statement.args.get("kind", "").upper()
-        name = statement.this.name
-        if kind == "TABLE":
-            self.db.execute(f"DROP TABLE IF EXISTS {_q(name)}")
-            self.catalogue.drop_table(name)
-            self._columns_meta.pop(name.lower(), None)
-        elif kind == "INDEX":
-            self.db.execute(f"DROP INDEX IF EXISTS {_q(name)}")
+        targets = statement.args.get("tables") or ([statement.this] if statement.this is not None else [])
+        for target in targets:
+            name = target.name
+            if kind == "TABLE":
+                self.db.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+                self.catalogue.drop_table(name)
+                self._columns_meta.pop(name.lower(), None)
+            elif kind == "INDEX":
+                self.db.execute(f"DROP INDEX IF EXISTS {_q(name)}")
         return None
 
 
