@@ -330,3 +330,28 @@ def test_it_matches_order_numbers_as_sql_server_compares_them(sqlserver):
     assert report.new == 0, "a case-insensitive collation makes it the same order line"
     assert FactOrderList.objects.count() == 10
     accepted(sqlserver)
+
+
+def test_it_claims_exactly_its_rows_when_a_trigger_inflates_row_counts(orders, caplog):
+    orders.trigger_rows["fact_order_list"] = 3  # a trigger without SET NOCOUNT ON
+    run = sync("development")
+    assert (run.status, run.created_count, run.failed_count) == ("completed", 7, 0), run.error_message
+    assert "should SET NOCOUNT ON" in caplog.text
+    accepted(orders)
+
+
+def test_it_retries_thousands_of_failed_rows(orders):
+    from syncapp.models import RowResult
+
+    run = sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
+    real = list(FactOrderList.objects.values_list("record_uuid", flat=True))
+    FactOrderList.objects.update(sync_state="ERROR", action_type="INSERT")
+    RowResult.objects.bulk_create(
+        RowResult(run=run, record_uuid=u, action="create", outcome=RowResult.Outcome.ERROR)
+        for u in real + [uuid.uuid4() for _ in range(2500)]
+    )
+    retry = sync_run_retry_failed(run_id=run.pk, enqueue=False)
+    assert sorted(retry.scope["record_uuids"]) == sorted(str(u) for u in real)
+    assert FactOrderList.objects.filter(sync_state="PENDING").count() == len(real)
+    assert max(len(r.params) for r in orders.statements) <= rules.MAX_PARAMETERS
+    accepted(orders)

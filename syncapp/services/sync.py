@@ -13,8 +13,9 @@ from syncapp.engine.claims import rows_claim, rows_release
 from syncapp.engine.runner import RunStopped, SyncEngine, stop_reason
 from syncapp.models import FactOrderList, ItemLink, OrderLine, RowResult, SyncRun
 from syncapp.monday.errors import MondayError
+from syncapp.raw_sql import chunks
 from syncapp.selectors.runs import customer_outcomes
-from syncapp.selectors.sync import pending_record_uuids
+from syncapp.selectors.sync import IN_CHUNK, pending_record_uuids
 from syncapp.services.audit import audit_record
 from syncapp.sync_config import get_sync_config
 
@@ -283,20 +284,23 @@ def sync_run_retry_failed(*, run_id: int, actor=None, via: str = "console", enqu
     """A new run, linked to the first, for the rows that ended in ERROR there and are still ERROR."""
     run = SyncRun.objects.get(pk=run_id)
     failed = [str(u) for u in run.results.filter(outcome=RowResult.Outcome.ERROR).values_list("record_uuid", flat=True)]
+    # In chunks: SQL Server takes at most 2,100 parameters per statement.
     still = [
         str(u)
-        for u in FactOrderList.objects.filter(record_uuid__in=failed, sync_state="ERROR").values_list(
+        for chunk in chunks(failed, IN_CHUNK)
+        for u in FactOrderList.objects.filter(record_uuid__in=chunk, sync_state="ERROR").values_list(
             "record_uuid", flat=True
         )
     ]
     if not still:
         raise SyncRefusedError(f"run {run.pk} has no failed rows left to retry.")
-    linked = set(
+    linked = {
         str(u)
-        for u in ItemLink.objects.filter(environment=run.environment, record_uuid__in=still).values_list(
+        for chunk in chunks(still, IN_CHUNK)
+        for u in ItemLink.objects.filter(environment=run.environment, record_uuid__in=chunk).values_list(
             "record_uuid", flat=True
         )
-    )
+    }
     with transaction.atomic():
         for action, uuids in (
             ("UPDATE", [u for u in still if u in linked]),

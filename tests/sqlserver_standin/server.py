@@ -131,6 +131,8 @@ class Server:
     statements: list[Recorded] = field(default_factory=list)
     catalogue: rules.Catalogue = field(default_factory=rules.Catalogue)
     identity: dict[str, str] = field(default_factory=dict)  # table -> identity column
+    # table -> rows a trigger without SET NOCOUNT ON adds to every UPDATE's reported row count
+    trigger_rows: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -152,6 +154,7 @@ class Server:
         other.name, other.statements = name, []
         other.catalogue = copying.deepcopy(self.catalogue)
         other.identity = dict(self.identity)
+        other.trigger_rows = {}
         other.lock = threading.RLock()
         other.db = sqlite3.connect(
             ":memory:", detect_types=sqlite3.PARSE_DECLTYPES, isolation_level=None, check_same_thread=False
@@ -204,7 +207,7 @@ class Server:
 
     def _functions(self) -> None:
         self._columns_meta: dict[str, list[tuple[str, str, bool]]] = {}
-        self._translated: dict[str, str] = {}  # T-SQL statement -> its SQLite translation
+        self._translated: dict[str, tuple[str, str]] = {}  # T-SQL -> (SQLite, table it updates)
         self.primary_keys: dict[str, str] = {}
         self.db.create_collation("MSSQL_CI_AS", _compare_ci_as)
         self.db.create_function("SCHEMA_NAME", 0, lambda: "dbo")
@@ -399,7 +402,7 @@ class Server:
             return None
         connection.ensure_transaction()
         if part in self._translated:
-            return self._query(self._translated[part], bound)
+            return self._query(*self._translated[part], bound)
         # sqlglot writes SCHEMA_NAME() as SQLite's 'main'; the stand-in's schema is dbo.
         statement = sqlglot.parse_one(part.replace("SCHEMA_NAME()", "'dbo'"), read="tsql")
         if isinstance(statement, exp.Create):
@@ -433,11 +436,12 @@ class Server:
                 table.set("this", exp.to_identifier(table.name.lstrip("#")))
                 table.set("db", exp.to_identifier("temp"))
         text = statement.sql(dialect="sqlite")
+        updated = statement.this.name.lower() if isinstance(statement, exp.Update) else ""
         if len(self._translated) < 5000:
-            self._translated[part] = text
-        return self._query(text, bound)
+            self._translated[part] = (text, updated)
+        return self._query(text, updated, bound)
 
-    def _query(self, text: str, bound: dict) -> tuple[list | None, list, int]:
+    def _query(self, text: str, updated: str, bound: dict) -> tuple[list | None, list, int]:
         if "INFORMATION_SCHEMA" in text.upper() or re.search(r"\bsys\.", text):
             self._refresh_views()
         try:
@@ -447,7 +451,10 @@ class Server:
         except sqlite3.Error as error:
             raise driver.ProgrammingError(f"[stand-in SQL Server] {error} -- as SQLite: {text[:300]}") from error
         rows = cursor.fetchall() if cursor.description else []
-        return cursor.description, rows, cursor.rowcount
+        rowcount = cursor.rowcount
+        if updated and rowcount > 0:
+            rowcount += self.trigger_rows.get(updated, 0)
+        return cursor.description, rows, rowcount
 
     def _create(self, statement: exp.Create) -> None:
         kind = statement.args.get("kind", "").upper()
