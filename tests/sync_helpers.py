@@ -35,7 +35,10 @@ def only_po_pending(po: str = "4755", env: str = "development") -> None:
 
 
 def sync(environment: str = "development", **scope) -> SyncRun:
-    run = sync_run_create(environment=environment, scope=scope, dry_run=False, via="cli", enqueue=False)
+    confirm = PROD_ITEMS if environment == "production" else ""
+    run = sync_run_create(
+        environment=environment, scope=scope, dry_run=False, via="cli", enqueue=False, confirm_text=confirm
+    )
     return sync_run_execute(run_id=run.pk)
 
 

@@ -86,3 +86,43 @@ def test_the_queue_runs_a_run_enqueued_on_commit(greyson, django_capture_on_comm
     assert sync_run_task(run.pk) == f"run {run.pk}: completed"
     assert sync_run_task(run.pk) == f"run {run.pk}: completed", "running the task again changes nothing"
     assert greyson.state.item_count() > 7
+
+
+def test_it_refuses_a_production_sync_without_the_typed_board(greyson, capsys):
+    call_command("mark_orders", "pending", "--po", "4755", "--env", "production")
+    code, out = _run(capsys, "--env", "production", "--po", "4755")
+    assert code == 2 and '--confirm "<board name or id>"' in out.err
+    assert "9200517329" in out.err, "the message names the board to type"
+    code, out = _run(capsys, "--env", "production", "--po", "4755", "--confirm", "9200517328")
+    assert code == 2
+    assert not SyncRun.objects.exists()
+
+
+def test_it_syncs_to_production_with_the_board_name_typed_in_any_case(greyson, capsys):
+    from syncapp.sync_config import get_sync_config
+
+    call_command("mark_orders", "pending", "--po", "4755", "--env", "production")
+    name = get_sync_config().environment("production").items_board.name
+    code, out = _run(capsys, "--env", "production", "--po", "4755", "--confirm", f" {name.upper()} ")
+    assert code == 0, out.err
+    assert SyncRun.objects.get().environment == "production"
+
+
+def test_a_production_dry_run_needs_no_confirmation(greyson, capsys):
+    code, out = _run(capsys, "--env", "production", "--po", "4755", "--dry-run")
+    assert code == 0, out.err
+
+
+def test_the_services_refuse_an_unconfirmed_production_sync_and_retry(greyson):
+    from syncapp.services.confirmation import ProductionConfirmationError
+    from syncapp.services.sync import SyncRefusedError, sync_run_create, sync_run_retry_failed
+
+    with pytest.raises(ProductionConfirmationError, match="type the production board's name"):
+        sync_run_create(environment="production", scope={}, dry_run=False, enqueue=False)
+    run = sync_run_create(environment="production", scope={}, dry_run=False, enqueue=False, confirm_text="9200517329")
+    SyncRun.objects.filter(pk=run.pk).update(status="failed", failed_count=1)
+    with pytest.raises(ProductionConfirmationError, match="retry the failed rows on production"):
+        sync_run_retry_failed(run_id=run.pk, enqueue=False)
+    preview = sync_run_create(environment="development", scope={}, dry_run=True, enqueue=False)
+    with pytest.raises(SyncRefusedError, match="A preview wrote nothing"):
+        sync_run_retry_failed(run_id=preview.pk, enqueue=False)

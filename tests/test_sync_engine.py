@@ -190,7 +190,7 @@ def test_it_refuses_a_second_active_run_for_the_same_environment(greyson):
     first = sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
     with pytest.raises(SyncBusyError, match=f"run {first.pk} is already writing"):
         sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
-    sync_run_create(environment="production", scope={}, dry_run=False, enqueue=False)
+    sync_run_create(environment="production", scope={}, dry_run=False, enqueue=False, confirm_text="9200517329")
     sync_run_create(environment="development", scope={}, dry_run=True, enqueue=False)
 
 

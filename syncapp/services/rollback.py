@@ -40,6 +40,7 @@ from syncapp.monday.client import MondayClient, Mutation, MutationResult
 from syncapp.monday.errors import MondayError
 from syncapp.selectors.runs import customer_outcomes
 from syncapp.services.audit import audit_record
+from syncapp.services.confirmation import production_confirmed
 from syncapp.services.sync import SyncRefusedError, busy_error, runs_release_stale
 from syncapp.sync_config import ConfigError, EnvironmentConfig, get_sync_config
 
@@ -150,11 +151,6 @@ class RollbackPlan:
     @property
     def nothing_to_do(self) -> bool:
         return not self.steps and not self.rows
-
-    @property
-    def confirmation_words(self) -> tuple[str, str]:
-        """What a user types to confirm a production rollback: the board's name or its id."""
-        return self.board_name, str(self.board_id)
 
     def counts(self) -> dict[str, int]:
         by_kind: dict[str, int] = defaultdict(int)
@@ -588,7 +584,9 @@ def rollback_run_create(
             f"{env.token_setting} is not set, so orderops cannot write to the {env.label} board. Set it to the "
             "monday API token of that account and restart the console and the worker, then roll back again."
         )
-    if plan.is_production and confirm_text.strip() not in plan.confirmation_words:
+    if plan.is_production and not production_confirmed(
+        typed=confirm_text, board_id=plan.board_id, board_name=plan.board_name
+    ):
         raise RollbackRefusedError(
             f"rolling back run {run_id} changes the production board. Type the board's name "
             f"({plan.board_name!r}) or its id ({plan.board_id}) to confirm."

@@ -17,6 +17,7 @@ from syncapp.raw_sql import chunks
 from syncapp.selectors.runs import customer_outcomes
 from syncapp.selectors.sync import IN_CHUNK, pending_record_uuids
 from syncapp.services.audit import audit_record
+from syncapp.services.confirmation import production_confirmation_require
 from syncapp.sync_config import get_sync_config
 
 logger = logging.getLogger(__name__)
@@ -76,14 +77,23 @@ def sync_run_create(
     kind: str = SyncRun.Kind.SYNC,
     parent: SyncRun | None = None,
     enqueue: bool = True,
+    confirm_text: str = "",
 ) -> SyncRun:
-    """Record a run; a non-dry run is refused while another one is active on the same environment."""
+    """Record a run; a non-dry run is refused while another one is active on the same environment,
+    and on production unless `confirm_text` is the board's name or id (ProductionConfirmationError)."""
     config = get_sync_config()
     env = config.environment(environment)
     if not dry_run and not env.token:
         raise SyncRefusedError(
             f"{env.token_setting} is not set, so orderops cannot write to the {env.label} board. "
             f"Set it to the monday API token of that account and restart the console and the worker."
+        )
+    if not dry_run and env.is_production:
+        production_confirmation_require(
+            typed=confirm_text,
+            board_id=env.items_board_id,
+            board_name=env.items_board.name,
+            action="retry the failed rows" if kind == SyncRun.Kind.RETRY else "sync",
         )
     runs_release_stale()
     try:
@@ -280,9 +290,24 @@ def sync_run_cancel(*, run_id: int, actor=None, via: str = "console") -> SyncRun
     return run
 
 
-def sync_run_retry_failed(*, run_id: int, actor=None, via: str = "console", enqueue: bool = True) -> SyncRun:
-    """A new run, linked to the first, for the rows that ended in ERROR there and are still ERROR."""
+def sync_run_retry_failed(
+    *, run_id: int, actor=None, via: str = "console", enqueue: bool = True, confirm_text: str = ""
+) -> SyncRun:
+    """A new run, linked to the first, for the rows that ended in ERROR there and are still ERROR.
+
+    Refused for a dry run (it wrote nothing), and on production without the board's name or id.
+    """
     run = SyncRun.objects.get(pk=run_id)
+    if run.dry_run:
+        raise SyncRefusedError("A preview wrote nothing, so there is nothing to retry; start a sync instead.")
+    env = get_sync_config().environment(run.environment)
+    if env.is_production:
+        production_confirmation_require(
+            typed=confirm_text,
+            board_id=env.items_board_id,
+            board_name=env.items_board.name,
+            action="retry the failed rows",
+        )
     failed = [str(u) for u in run.results.filter(outcome=RowResult.Outcome.ERROR).values_list("record_uuid", flat=True)]
     # In chunks: SQL Server takes at most 2,100 parameters per statement.
     still = [
@@ -320,4 +345,5 @@ def sync_run_retry_failed(*, run_id: int, actor=None, via: str = "console", enqu
             kind=SyncRun.Kind.RETRY,
             parent=run,
             enqueue=enqueue,
+            confirm_text=confirm_text,
         )

@@ -6,8 +6,6 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from syncapp.sync_config import EnvironmentConfig
-
 
 def safe_next(request: HttpRequest, default: str = "orders") -> str:
     """Where to go back to after an action: the page the form came from, if it is ours."""
@@ -15,11 +13,3 @@ def safe_next(request: HttpRequest, default: str = "orders") -> str:
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
         return target
     return reverse(default)
-
-
-def board_confirmed(env: EnvironmentConfig, typed: str) -> bool:
-    """The typed confirmation matches the board's id or its name (case and outer spaces ignored)."""
-    typed = (typed or "").strip()
-    if not typed:
-        return False
-    return typed == str(env.items_board_id) or typed.casefold() == env.items_board.name.strip().casefold()

@@ -23,10 +23,11 @@ from syncapp.selectors.console import (
 )
 from syncapp.selectors.environments import active_environment_name, environment_config
 from syncapp.selectors.runs import active_run_for
+from syncapp.services.confirmation import ProductionConfirmationError
 from syncapp.services.orders import COMPLETED, PENDING, orders_mark
 from syncapp.services.sync import SyncBusyError, SyncRefusedError, describe_scope, sync_run_create, sync_run_execute
 from syncapp.sync_config import ConfigError
-from syncapp.views.common import board_confirmed, safe_next
+from syncapp.views.common import safe_next
 
 # A preview runs inside the request, so it covers at most this many order lines.
 PREVIEW_LIMIT = 500
@@ -218,12 +219,6 @@ def sync_start(request: HttpRequest) -> HttpResponse:
     env, error_page = _environment_or_error(request, environment)
     if error_page:
         return error_page
-    if env.is_production and not board_confirmed(env, request.POST.get("confirm_board", "")):
-        return _refused(
-            request,
-            f"To sync to production, type the production board's name ({env.items_board.name}) or id "
-            f"({env.items_board_id}) in the confirmation box. Nothing was started.",
-        )
     token = request.POST.get("token", "")
     tokens = dict(request.session.get("sync_tokens", {}))
     if token not in tokens:
@@ -233,8 +228,15 @@ def sync_start(request: HttpRequest) -> HttpResponse:
         return redirect("run_detail", run_id=tokens[token])
     try:
         scope = scope_from_json(request.POST.get("scope", ""))
-        run = sync_run_create(environment=environment, scope=scope, dry_run=False, actor=request.user, via="console")
-    except SelectionError as error:
+        run = sync_run_create(
+            environment=environment,
+            scope=scope,
+            dry_run=False,
+            actor=request.user,
+            via="console",
+            confirm_text=request.POST.get("confirm_board", ""),
+        )
+    except (SelectionError, ProductionConfirmationError) as error:
         return _refused(request, str(error))
     except SyncBusyError as error:
         return _refused(request, str(error), active_run=active_run_for(environment), status=409)

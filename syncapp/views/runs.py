@@ -25,6 +25,7 @@ from syncapp.selectors.runs import (
     run_results,
     runs_matching,
 )
+from syncapp.services.confirmation import ProductionConfirmationError
 from syncapp.services.sync import (
     SyncBusyError,
     SyncRefusedError,
@@ -33,7 +34,6 @@ from syncapp.services.sync import (
     sync_run_retry_failed,
 )
 from syncapp.sync_config import ConfigError
-from syncapp.views.common import board_confirmed
 
 RUNS_PER_PAGE = 50
 RESULTS_PER_PAGE = 100
@@ -202,27 +202,11 @@ def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run_or_404(run_id)
     if not can_sync(request, run.environment):
         return forbidden(request, sync_permission_for(run.environment))
-    if run.dry_run:
-        messages.error(request, "A preview wrote nothing, so there is nothing to retry; start a sync instead.")
-        return redirect("run_detail", run_id=run.pk)
     try:
-        env = environment_config(run.environment)
-    except ConfigError as error:
-        messages.error(request, str(error))
-        return redirect("run_detail", run_id=run.pk)
-    if env.is_production and not board_confirmed(env, request.POST.get("confirm_board", "")):
-        messages.error(
-            request,
-            f"To retry on production, type the production board's name ({env.items_board.name}) or id "
-            f"({env.items_board_id}). Nothing was started.",
+        retry = sync_run_retry_failed(
+            run_id=run.pk, actor=request.user, via="console", confirm_text=request.POST.get("confirm_board", "")
         )
-        return redirect("run_detail", run_id=run.pk)
-    try:
-        retry = sync_run_retry_failed(run_id=run.pk, actor=request.user, via="console")
-    except SyncBusyError as error:
-        messages.error(request, str(error))
-        return redirect("run_detail", run_id=run.pk)
-    except SyncRefusedError as error:
+    except (SyncBusyError, SyncRefusedError, ProductionConfirmationError, ConfigError) as error:
         messages.error(request, str(error))
         return redirect("run_detail", run_id=run.pk)
     messages.success(request, f"Run {retry.pk} retries the failed rows of run {run.pk}.")

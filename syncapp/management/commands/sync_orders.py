@@ -5,6 +5,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from syncapp.models import SyncRun
+from syncapp.services.confirmation import ProductionConfirmationError
 from syncapp.services.sync import (
     SyncBusyError,
     SyncRefusedError,
@@ -28,11 +29,22 @@ class Command(BaseCommand):
         parser.add_argument("--po", nargs="+", default=[], metavar="PO")
         parser.add_argument("--limit", type=int)
         parser.add_argument("--dry-run", action="store_true", help="plan only: no writes, no mutation sent")
+        parser.add_argument(
+            "--confirm",
+            default="",
+            metavar="BOARD",
+            help="the production board's name or id; required to write to production",
+        )
 
-    def handle(self, *args, env, customer, po, limit, dry_run, **options):
+    def handle(self, *args, env, customer, po, limit, dry_run, confirm, **options):
         try:
             scope = normalise_scope(customer=customer, pos=po, limit=limit)
-            run = sync_run_create(environment=env, scope=scope, dry_run=dry_run, via="cli", enqueue=False)
+            run = sync_run_create(
+                environment=env, scope=scope, dry_run=dry_run, via="cli", enqueue=False, confirm_text=confirm
+            )
+        except ProductionConfirmationError as error:
+            self.stderr.write(f'error: {error} On the command line: --confirm "<board name or id>".')
+            sys.exit(2)
         except (SyncRefusedError, SyncBusyError, ConfigError) as error:
             self.stderr.write(f"error: {error}")
             sys.exit(2)
