@@ -32,18 +32,23 @@ def execute(cursor, sql: str, params: Sequence = ()) -> None:
 
 
 def insert_rows(cursor, table_sql: str, columns_sql: Sequence[str], rows: Iterable[Sequence]) -> int:
-    """INSERT rows in as few statements as SQL Server's limits allow; returns the statements sent.
+    """INSERT rows; returns the statements sent.
 
-    `table_sql` and `columns_sql` are already quoted (sql_name). Each row must have one value per
-    column; values always travel as parameters.
+    On SQL Server many rows go in one statement, as many as its limits allow: each statement is a
+    round trip, and the driver sends an executemany row by row. SQLite and PostgreSQL take one
+    prepared statement for all rows (executemany), which is faster there.
+    `table_sql` and `columns_sql` are already quoted (sql_name); values always travel as parameters.
     """
     rows = list(rows)
     if not rows:
         return 0
-    per_statement = max(1, min(MAX_VALUES_ROWS, MAX_PARAMETERS // len(columns_sql)))
     row_sql = f"({', '.join(['%s'] * len(columns_sql))})"
     columns = ", ".join(columns_sql)
     head = f"INSERT INTO {table_sql} ({columns}) VALUES "  # noqa: S608 - quoted identifiers
+    if cursor.db.vendor != "microsoft":
+        cursor.executemany(head + row_sql, rows)
+        return 1
+    per_statement = max(1, min(MAX_VALUES_ROWS, MAX_PARAMETERS // len(columns_sql)))
     statements = 0
     for chunk in chunks(rows, per_statement):
         cursor.execute(head + ", ".join([row_sql] * len(chunk)), [value for row in chunk for value in row])
