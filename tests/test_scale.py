@@ -105,7 +105,14 @@ def test_two_clusters_on_one_redis_broker_sync_both_environments_at_once(emulato
         )
         assert live
         runs = {
-            name: sync_run_create(environment=name, scope=scope, dry_run=False, via="cli", enqueue=False)
+            name: sync_run_create(
+                environment=name,
+                scope=scope,
+                dry_run=False,
+                via="cli",
+                enqueue=False,
+                confirm_text="9200517329" if name == "production" else "",
+            )
             for name, scope in scopes.items()
         }
         for run in runs.values():

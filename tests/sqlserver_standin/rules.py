@@ -58,7 +58,6 @@ class Analysis:
     placeholders: int
     statements: list[exp.Expression] = field(default_factory=list)
     parse_error: str = ""
-    backend_statement: bool = False
     # placeholder index -> (table, column) the value is compared with or written to
     targets: dict[int, tuple[str, str]] = field(default_factory=dict)
     # pairs of (table, column) compared with each other
@@ -135,10 +134,8 @@ def analyse(sql: str) -> Analysis:
         if part.upper().startswith("DECLARE "):
             # mssql-django's GROUP BY path binds each value to a variable: @var0 NVARCHAR(5) = @P0
             variables.update({v.lower(): int(i) for v, i in re.findall(r"@(var\d+) [\w()]+ = @P(\d+)", part)})
-            analysis.backend_statement = True
             continue
         if any(p.match(part) for p in BACKEND_STATEMENTS):
-            analysis.backend_statement = True
             continue
         try:
             parsed = sqlglot.parse(part, read="tsql", error_level=sqlglot.ErrorLevel.RAISE)

@@ -135,6 +135,9 @@ class Server:
     trigger_rows: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._columns_meta: dict[str, list[tuple[str, str, bool]]] = {}  # table -> (column, type, nullable)
+        self._translated: dict[str, tuple[str, str]] = {}  # T-SQL -> (SQLite, table it updates)
+        self.primary_keys: dict[str, str] = {}
         self.lock = threading.RLock()
         self.db = sqlite3.connect(
             ":memory:", detect_types=sqlite3.PARSE_DECLTYPES, isolation_level=None, check_same_thread=False
@@ -162,6 +165,7 @@ class Server:
         self.db.backup(other.db)
         other.db.execute("ATTACH DATABASE ':memory:' AS INFORMATION_SCHEMA")
         other.db.execute("ATTACH DATABASE ':memory:' AS sys")
+        other._translated = {}
         other._functions()
         other._create_views()
         other._columns_meta = copying.deepcopy(self._columns_meta)
@@ -206,9 +210,6 @@ class Server:
         self.primary_keys[table.lower()] = primary_key
 
     def _functions(self) -> None:
-        self._columns_meta: dict[str, list[tuple[str, str, bool]]] = {}
-        self._translated: dict[str, tuple[str, str]] = {}  # T-SQL -> (SQLite, table it updates)
-        self.primary_keys: dict[str, str] = {}
         self.db.create_collation("MSSQL_CI_AS", _compare_ci_as)
         self.db.create_function("SCHEMA_NAME", 0, lambda: "dbo")
         self.db.create_function("SCHEMA_NAME", 1, lambda _id: "dbo")
