@@ -1,6 +1,7 @@
 """The console in a real browser: Playwright (sync API) driving Debian's Chromium against a live server.
 
-Screenshots of the main pages are written to docs/screenshots/.
+Screenshots of the main pages are written to a temporary folder, or to ORDEROPS_SCREENSHOTS_DIR
+(ORDEROPS_SCREENSHOTS_DIR=docs/screenshots refreshes the README's pictures).
 
 Queued runs are executed by a background thread calling `sync_run_execute` (the function the
 django-q2 task calls) rather than by a `manage.py qcluster` subprocess: a subprocess would not see
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import threading
 from pathlib import Path
 
@@ -28,7 +30,9 @@ from tests.sync_helpers import DEV_ITEMS, point_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# The test command leaves the working tree clean: screenshots go to a temporary folder unless
+# ORDEROPS_SCREENSHOTS_DIR names one (ORDEROPS_SCREENSHOTS_DIR=docs/screenshots refreshes the docs').
+SCREENSHOTS = Path(os.environ.get("ORDEROPS_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "orderops-screenshots")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -5,7 +5,7 @@ and the trainer then finds the completion in the training record.
 
 The browser, the live console and the worker thread that executes queued runs (standing in for the
 django-q2 cluster, see tests/test_console_browser.py for why) are the fixtures of the console's
-browser tests. Screenshots go to docs/screenshots/.
+browser tests. Screenshots go where tests/test_console_browser.py puts them.
 """
 
 from __future__ import annotations
