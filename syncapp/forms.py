@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 from django import forms
 
+from syncapp.domain.scope import Scope, ScopeError
 from syncapp.models import SyncRun, SyncState
 from syncapp.models.sync import Environment
 from syncapp.selectors.audit import AuditFilters
 from syncapp.selectors.console import CANCELLED_CHOICES, SORT_LABELS, OrderFilters
 from syncapp.selectors.runs import RunFilters
-from syncapp.services.sync import SyncRefusedError, normalise_scope
 
 MAX_SELECTED_KEYS = 5000
-SCOPE_KEYS = {"customer", "pos", "record_uuids", "limit"}
+UNREADABLE_SCOPE = "The selection could not be read; go back to the orders list and select again."
 
 
 class OrderFilterForm(forms.Form):
@@ -111,33 +110,26 @@ def selected_keys(values: list[str]) -> list[tuple[str, str]]:
     return keys
 
 
-def scope_from_json(raw: str) -> dict:
-    """A scope carried from a confirmation page, checked and normalised like the CLI's."""
+def scope_from_json(raw: str) -> Scope:
+    """A scope carried from a confirmation page (JSON), checked like the CLI's."""
     try:
         data = json.loads(raw or "")
     except ValueError:
-        raise SelectionError("The selection could not be read; go back to the orders list and select again.") from None
-    if not isinstance(data, dict) or set(data) - SCOPE_KEYS:
-        raise SelectionError("The selection could not be read; go back to the orders list and select again.")
-    pos = data.get("pos") or []
-    uuids = data.get("record_uuids") or []
-    limit = data.get("limit")
-    if not isinstance(pos, list) or not isinstance(uuids, list) or not all(isinstance(p, str) for p in pos + uuids):
-        raise SelectionError("The selection could not be read; go back to the orders list and select again.")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
-        raise SelectionError("The selection could not be read; go back to the orders list and select again.")
+        raise SelectionError(UNREADABLE_SCOPE) from None
+    if not isinstance(data, dict):
+        raise SelectionError(UNREADABLE_SCOPE)
+    # JSON can carry numbers where text is expected; the form only ever writes strings.
+    pos = data.get("pos")
+    if isinstance(pos, list) and not all(isinstance(p, str) for p in pos):
+        raise SelectionError(UNREADABLE_SCOPE)
     try:
-        uuids = [str(uuid.UUID(u)) for u in uuids]
-    except ValueError:
-        raise SelectionError("The selection could not be read; go back to the orders list and select again.") from None
-    customer = data.get("customer")
-    if customer is not None and not isinstance(customer, str):
-        raise SelectionError("The selection could not be read; go back to the orders list and select again.")
-    try:
-        return normalise_scope(customer=customer, pos=pos, limit=limit, record_uuids=uuids)
-    except SyncRefusedError as error:
-        raise SelectionError(str(error)) from None
+        return Scope.from_dict(data)
+    except ScopeError as error:
+        # A limit below one reads the same as on the command line; anything else is a broken form.
+        limit = data.get("limit")
+        below_one = isinstance(limit, int) and not isinstance(limit, bool) and limit < 1
+        raise SelectionError(str(error) if below_one else UNREADABLE_SCOPE) from None
 
 
-def scope_to_json(scope: dict) -> str:
-    return json.dumps(scope, ensure_ascii=False, sort_keys=True)
+def scope_to_json(scope: Scope) -> str:
+    return json.dumps(scope.to_dict(), ensure_ascii=False, sort_keys=True)

@@ -50,10 +50,10 @@ def _url(url_name: str, query: dict[str, str] | None = None, /, **kwargs) -> str
 
 
 def _scope_json(params: dict[str, str]) -> str:
+    from syncapp.domain.scope import Scope
     from syncapp.forms import scope_to_json
-    from syncapp.services.sync import normalise_scope
 
-    return scope_to_json(normalise_scope(customer=params.get("customer"), pos=scope_pos(params)))
+    return scope_to_json(Scope.parse(customer=params.get("customer"), pos=scope_pos(params)))
 
 
 def _label(params: dict[str, str], default: str) -> str:

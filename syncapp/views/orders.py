@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_POST
 
+from syncapp.domain.scope import Scope
 from syncapp.forms import OrderFilterForm, SelectionError, scope_from_json, scope_to_json, selected_keys
 from syncapp.permissions import can, can_preview, can_sync, forbidden, permission_required_403, sync_permission_for
 from syncapp.selectors.console import (
@@ -75,7 +76,7 @@ def po_detail_view(request: HttpRequest) -> HttpResponse:
         "syncapp/po_detail.html",
         {
             "detail": detail,
-            "key": scope_to_json(scope_for_keys([(customer, po)])),
+            "key": scope_to_json(Scope.from_dict(scope_for_keys([(customer, po)]))),
             "environment": environment,
             "can_mark": can(request, "mark_orders"),
             "can_preview": can_preview(request),
@@ -88,7 +89,7 @@ def _scope_from_post(request: HttpRequest) -> dict:
     """What the POST selects: a scope carried from a confirmation page, every PO matching the
     filter, or the ticked POs."""
     if request.POST.get("scope"):
-        return scope_from_json(request.POST["scope"])
+        return scope_from_json(request.POST["scope"]).to_dict()
     if request.POST.get("all_matching"):
         scope = scope_for_filters(OrderFilterForm(request.POST).filters())
         if scope is None:
@@ -120,7 +121,7 @@ def orders_mark_view(request: HttpRequest) -> HttpResponse:
             "syncapp/orders_mark_confirm.html",
             {
                 "state": state,
-                "scope_json": scope_to_json(scope),
+                "scope_json": scope_to_json(Scope.from_dict(scope)),
                 "scope_text": describe_scope(scope),
                 "counts": scope_counts(scope),
                 "environment": environment,
@@ -194,7 +195,7 @@ def sync_confirm(request: HttpRequest) -> HttpResponse:
         "syncapp/sync_confirm.html",
         {
             "env": env,
-            "scope_json": scope_to_json(scope),
+            "scope_json": scope_to_json(Scope.from_dict(scope)),
             "scope_text": describe_scope(scope),
             "counts": scope_counts(scope),
             "active_run": active_run_for(environment),
@@ -227,7 +228,7 @@ def sync_start(request: HttpRequest) -> HttpResponse:
         messages.info(request, f"This sync was already started as run {tokens[token]}; here it is.")
         return redirect("run_detail", run_id=tokens[token])
     try:
-        scope = scope_from_json(request.POST.get("scope", ""))
+        scope = scope_from_json(request.POST.get("scope", "")).to_dict()
         run = sync_run_create(
             environment=environment,
             scope=scope,

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from syncapp.domain.scope import Scope
 from syncapp.forms import RunFilterForm, scope_to_json
 from syncapp.models import RowResult, SyncRun
 from syncapp.permissions import can_sync, forbidden, permission_required_403, sync_permission_for
@@ -94,7 +95,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         limit = (run.scope or {}).get(PREVIEW_LIMIT_KEY)
         console_limit = run.requested_via == "console" and limit is not None
         scope = {k: v for k, v in (run.scope or {}).items() if not (k == PREVIEW_LIMIT_KEY and console_limit)}
-        context["sync_scope_json"] = scope_to_json(scope)
+        context["sync_scope_json"] = scope_to_json(Scope.from_dict(scope))
         context["preview_truncated"] = console_limit and len(plan.rows) >= limit
         context["can_sync_active"] = can_sync(request, active_environment_name())
     else:
