@@ -1,4 +1,4 @@
-"""sync_orders exit codes and last line; the django-q2 task path."""
+"""sync_orders and retry_run: exit codes, last line, the production confirmation; the django-q2 task path."""
 
 from __future__ import annotations
 
@@ -78,13 +78,14 @@ def test_the_queue_runs_a_run_enqueued_on_commit(greyson, django_capture_on_comm
     from django_q.models import OrmQ
 
     from syncapp.services.sync import sync_run_create
-    from syncapp.tasks import sync_run_task
+    from syncapp.tasks import run_task
 
     with django_capture_on_commit_callbacks(execute=True):
         run = sync_run_create(environment="development", scope={"pos": ["4755"]}, dry_run=False)
     assert OrmQ.objects.count() == 1, "the task is enqueued once the run is committed"
-    assert sync_run_task(run.pk) == f"run {run.pk}: completed"
-    assert sync_run_task(run.pk) == f"run {run.pk}: completed", "running the task again changes nothing"
+    assert OrmQ.objects.get().task["func"] == "syncapp.tasks.run_task"
+    assert run_task(run.pk) == f"run {run.pk}: completed"
+    assert run_task(run.pk) == f"run {run.pk}: completed", "running the task again changes nothing"
     assert greyson.state.item_count() > 7
 
 
@@ -126,3 +127,58 @@ def test_the_services_refuse_an_unconfirmed_production_sync_and_retry(greyson):
     preview = sync_run_create(environment="development", scope={}, dry_run=True, enqueue=False)
     with pytest.raises(SyncRefusedError, match="A preview wrote nothing"):
         sync_run_retry_failed(run_id=preview.pk, enqueue=False)
+
+
+def _retry(capsys, *args):
+    with pytest.raises(SystemExit) as exit_:
+        call_command("retry_run", *args)
+        raise SystemExit(0)
+    return exit_.value.code, capsys.readouterr()
+
+
+def _failed_production_run(capsys):
+    from syncapp.models import FactOrderList
+    from syncapp.sync_config import get_sync_config
+
+    call_command("mark_orders", "pending", "--po", "4755", "--env", "production")
+    row = FactOrderList.objects.filter(po_number="4755").order_by("aag_order_number").first()
+    customer = row.customer_name
+    FactOrderList.objects.filter(pk=row.pk).update(customer_name="NOT ON THE BOARD")
+    board_id = get_sync_config().environment("production").items_board_id
+    code, _ = _run(capsys, "--env", "production", "--po", "4755", "--confirm", str(board_id))
+    assert code == 1
+    FactOrderList.objects.filter(pk=row.pk).update(customer_name=customer)
+    return SyncRun.objects.get(), row.pk, board_id
+
+
+def test_retry_run_refuses_production_without_the_typed_board_and_changes_nothing(greyson, capsys):
+    from syncapp.models import FactOrderList
+
+    run, row_pk, board_id = _failed_production_run(capsys)
+    code, out = _retry(capsys, str(run.pk))
+    assert code == 2 and '--confirm "<board name or id>"' in out.err and str(board_id) in out.err
+    assert FactOrderList.objects.get(pk=row_pk).sync_state == "ERROR", "a refused retry leaves the row as it was"
+    assert SyncRun.objects.count() == 1
+    code, out = _retry(capsys, str(run.pk), "--confirm", "not the board")
+    assert code == 2 and SyncRun.objects.count() == 1
+
+
+def test_retry_run_retries_the_failed_rows_on_production_when_confirmed(greyson, capsys):
+    from syncapp.models import FactOrderList
+
+    run, row_pk, board_id = _failed_production_run(capsys)
+    code, out = _retry(capsys, str(run.pk), "--confirm", str(board_id))
+    retry = SyncRun.objects.exclude(pk=run.pk).get()
+    assert code == 0, out.err
+    assert retry.kind == "retry" and retry.parent_id == run.pk and retry.requested_via == "cli"
+    assert out.out.strip().splitlines()[-1].startswith(f"run {retry.pk}: completed SUCCESS")
+    assert FactOrderList.objects.get(pk=row_pk).sync_state == "SYNCED"
+
+
+def test_retry_run_refuses_a_preview_and_an_unknown_run(greyson, capsys):
+    code, _ = _run(capsys, "--env", "development", "--po", "4755", "--dry-run")
+    preview = SyncRun.objects.get()
+    code, out = _retry(capsys, str(preview.pk))
+    assert code == 2 and "A preview wrote nothing" in out.err
+    code, out = _retry(capsys, "9999")
+    assert code == 2 and "there is no run 9999" in out.err

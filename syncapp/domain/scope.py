@@ -88,7 +88,7 @@ class Scope:
             if isinstance(limit, bool) or not isinstance(limit, int):
                 raise ScopeError("limit", "The limit must be a whole number of order lines.")
             if limit < 1:
-                raise ScopeError("limit", "--limit must be a positive number of order lines.")
+                raise ScopeError("limit", "The limit must be a positive number of order lines.")
         return cls(
             customer=(customer or "").strip(),
             pos=_unique(cleaned_pos),

@@ -7,17 +7,30 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from syncapp.domain.scope import Scope
+from syncapp.domain.states import CLAIM, CLAIMABLE_ACTIONS, RELEASE, State
+from syncapp.engine.row_states import rows_transition
 from syncapp.models import FactOrderList, RowResult, SyncRun
 
 logger = logging.getLogger(__name__)
 
-CLAIMABLE_ACTIONS = ("INSERT", "UPDATE")
 CHUNK = 500
 
 
 def claim_marker(run_id: int) -> str:
     """Written to api_status while a run owns a row: names the owner, fits NVARCHAR(20)."""
     return f"CLAIMED {run_id}"
+
+
+def claim_candidates(scope: Scope) -> list[str]:
+    """The PENDING INSERT/UPDATE order lines in `scope`, in sync order (customer, PO, order number),
+    cut to the scope's limit: what a run tries to claim."""
+    base = FactOrderList.objects.filter(sync_state=State.PENDING, action_type__in=CLAIMABLE_ACTIONS)
+    order = ("customer_name", "po_number", "aag_order_number")
+    rows = [row for query in scope.querysets(base) for row in query.values_list(*order, "record_uuid")]
+    rows.sort(key=lambda r: tuple(v or "" for v in r[:3]))
+    uuids = list(dict.fromkeys(str(r[3]) for r in rows))
+    return uuids[: scope.limit] if scope.limit else uuids
 
 
 def rows_claim(*, run: SyncRun, record_uuids: list[str]) -> dict[str, str]:
@@ -34,9 +47,12 @@ def rows_claim(*, run: SyncRun, record_uuids: list[str]) -> dict[str, str]:
     for start in range(0, len(record_uuids), CHUNK):
         chunk = record_uuids[start : start + CHUNK]
         with transaction.atomic():
-            claimed_total += FactOrderList.objects.filter(
-                record_uuid__in=chunk, sync_state="PENDING", action_type__in=CLAIMABLE_ACTIONS
-            ).update(sync_state="CLAIMED", api_status=marker, sync_attempted_at=now)
+            claimed_total += rows_transition(
+                FactOrderList.objects.filter(record_uuid__in=chunk, action_type__in=CLAIMABLE_ACTIONS),
+                CLAIM,
+                api_status=marker,
+                sync_attempted_at=now,
+            )
     claimed = claimed_actions(run.id)
     if len(claimed) != claimed_total:
         # The rows under the run's marker are what it owns: the WHERE made the claim safe, and the
@@ -55,7 +71,7 @@ def rows_claim(*, run: SyncRun, record_uuids: list[str]) -> dict[str, str]:
 
 def claimed_actions(run_id: int) -> dict[str, str]:
     """A run's claimed rows (record uuid -> action_type), ordered by customer, PO and order number."""
-    query = FactOrderList.objects.filter(sync_state="CLAIMED", api_status=claim_marker(run_id))
+    query = FactOrderList.objects.filter(sync_state=State.CLAIMED, api_status=claim_marker(run_id))
     ordered = query.order_by("customer_name", "po_number", "aag_order_number")
     return {str(u): action for u, action in ordered.values_list("record_uuid", "action_type")}
 
@@ -70,9 +86,11 @@ def rows_release(*, run: SyncRun, reason: str) -> int:
     released = 0
     for start in range(0, len(uuids), CHUNK):
         chunk = uuids[start : start + CHUNK]
-        released += FactOrderList.objects.filter(
-            record_uuid__in=chunk, sync_state="CLAIMED", api_status=claim_marker(run.id)
-        ).update(sync_state="PENDING", api_status=None)
+        released += rows_transition(
+            FactOrderList.objects.filter(record_uuid__in=chunk, api_status=claim_marker(run.id)),
+            RELEASE,
+            api_status=None,
+        )
         RowResult.objects.filter(run=run, record_uuid__in=chunk, outcome=RowResult.Outcome.PLANNED).update(
             outcome=RowResult.Outcome.SKIPPED,
             message=f"not sent: {reason} The row is PENDING again and the next run takes it.",

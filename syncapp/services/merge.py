@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from syncapp import raw_sql
+from syncapp.domain.states import Action, State
 from syncapp.order_tables import (
     FACT_TABLE,
     LINES_TABLE,
@@ -260,12 +261,21 @@ class _Merger:
             if current is None:
                 record_uuid = canonical_uuid(staged_uuid or uuid.uuid4())
                 inserts.append((record_uuid, values, sizes, digest))
-                existing[self._match(key)] = (record_uuid, digest, "PENDING", "INSERT")
+                existing[self._match(key)] = (record_uuid, digest, State.PENDING, Action.INSERT)
                 self.report.new += 1
             else:
                 record_uuid, _, state, action = current
-                never_synced = action == "INSERT" and state != "SYNCED"
-                updates.append((record_uuid, values, sizes, digest, "INSERT" if never_synced else "UPDATE", state))
+                never_synced = action == Action.INSERT and state != State.SYNCED
+                updates.append(
+                    (
+                        record_uuid,
+                        values,
+                        sizes,
+                        digest,
+                        (Action.INSERT if never_synced else Action.UPDATE).value,
+                        state,
+                    )
+                )
                 existing[self._match(key)] = (record_uuid, digest, state, action)
                 self.report.changed += 1
             line_work.append((record_uuid, sizes, current is None))
@@ -311,8 +321,8 @@ class _Merger:
                 *values,
                 *[sizes[s] or None for s in self.sizes],
                 digest,
-                "PENDING",
-                "INSERT",
+                State.PENDING.value,
+                Action.INSERT.value,
                 self.now,
                 0,
                 self.now,
@@ -332,7 +342,8 @@ class _Merger:
         # A claimed row keeps its claim; see the module docstring.
         sql = (
             f"UPDATE {q(FACT_TABLE)} SET {set_values}, "  # noqa: S608 - fixed identifiers
-            f"{q('sync_state')} = CASE WHEN {q('sync_state')} = 'CLAIMED' THEN 'CLAIMED' ELSE 'PENDING' END, "
+            f"{q('sync_state')} = CASE WHEN {q('sync_state')} = '{State.CLAIMED}' THEN '{State.CLAIMED}' "
+            f"ELSE '{State.PENDING}' END, "
             f"{q('action_type')} = %s, {q('sync_pending_at')} = %s WHERE {q('record_uuid')} = %s"
         )
         params = [
@@ -365,7 +376,7 @@ class _Merger:
                 before = None if is_new else known.get((record_uuid, size))
                 if before is None:
                     if qty:
-                        inserts.append((record_uuid, size, qty, "INSERT"))
+                        inserts.append((record_uuid, size, qty, Action.INSERT.value))
                 elif before != qty:
                     updates.append((record_uuid, size, qty))
         self.report.lines_inserted += len(inserts)
@@ -395,14 +406,14 @@ class _Merger:
                     )
                 ],
                 [
-                    (db_uuid(uuid.uuid4()), db_uuid(r), s, qty, "PENDING", action, 0, self.now, self.now)
+                    (db_uuid(uuid.uuid4()), db_uuid(r), s, qty, State.PENDING.value, action, 0, self.now, self.now)
                     for r, s, qty, action in inserts
                 ],
             )
             if updates:
                 cursor.executemany(
-                    f"UPDATE {q(LINES_TABLE)} SET {q('qty')} = %s, {q('sync_state')} = 'PENDING', "  # noqa: S608
-                    f"{q('action_type')} = 'UPDATE', {q('updated_at')} = %s "
+                    f"UPDATE {q(LINES_TABLE)} SET {q('qty')} = %s, {q('sync_state')} = '{State.PENDING}', "  # noqa: S608
+                    f"{q('action_type')} = '{Action.UPDATE}', {q('updated_at')} = %s "
                     f"WHERE {q('record_uuid')} = %s AND {q('size_code')} = %s",
                     [(qty, self.now, db_uuid(r), s) for r, s, qty in updates],
                 )

@@ -4,16 +4,11 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from syncapp.domain.scope import Scope, ScopeError
+from syncapp.management.run_output import run_report
 from syncapp.models import SyncRun
 from syncapp.services.confirmation import ProductionConfirmationError
-from syncapp.services.sync import (
-    SyncBusyError,
-    SyncRefusedError,
-    describe_scope,
-    normalise_scope,
-    sync_run_create,
-    sync_run_execute,
-)
+from syncapp.services.sync import SyncBusyError, SyncRefusedError, sync_run_create, sync_run_execute
 from syncapp.sync_config import ENVIRONMENTS, ConfigError
 
 
@@ -38,27 +33,27 @@ class Command(BaseCommand):
 
     def handle(self, *args, env, customer, po, limit, dry_run, confirm, **options):
         try:
-            scope = normalise_scope(customer=customer, pos=po, limit=limit)
+            scope = Scope.parse(customer=customer, pos=po, limit=limit)
             run = sync_run_create(
                 environment=env, scope=scope, dry_run=dry_run, via="cli", enqueue=False, confirm_text=confirm
             )
         except ProductionConfirmationError as error:
             self.stderr.write(f'error: {error} On the command line: --confirm "<board name or id>".')
             sys.exit(2)
+        except ScopeError as error:
+            self.stderr.write(f"error: --{error.field.replace('pos', 'po')}: {error}")
+            sys.exit(2)
         except (SyncRefusedError, SyncBusyError, ConfigError) as error:
             self.stderr.write(f"error: {error}")
             sys.exit(2)
         self.stdout.write(
-            f"run {run.pk}: {'dry run' if dry_run else 'sync'} of {describe_scope(scope)} "
+            f"run {run.pk}: {'dry run' if dry_run else 'sync'} of {scope.describe()} "
             f"to {run.environment} board {run.items_board_id}"
         )
         run = sync_run_execute(run_id=run.pk)
         if dry_run:
             self._print_plan(run)
-        for result in run.results.filter(outcome="error")[:50]:
-            self.stdout.write(f"  ERROR {result.aag_order_number} (PO {result.po_number}): {result.message}")
-        self.stdout.write(self._summary(run))
-        if run.status != SyncRun.Status.COMPLETED or run.failed_count:
+        if run_report(self, run):
             sys.exit(1)
 
     def _print_plan(self, run: SyncRun) -> None:
@@ -71,25 +66,3 @@ class Command(BaseCommand):
                 f"  {row['action']:6} {row['aag_order_number']} {row['item_name'] or ''} "
                 f"{row['message'] or ''} {('sizes: ' + sizes) if sizes else ''}".rstrip()
             )
-
-    @staticmethod
-    def _summary(run: SyncRun) -> str:
-        if run.dry_run:
-            rows = (run.plan or {}).get("rows", [])
-            counts = {
-                a: sum(1 for r in rows if r["action"] == a) for a in ("create", "update", "cancel", "skip", "fail")
-            }
-            return (
-                f"run {run.pk}: dry run {run.status}: would create {counts['create']}, update {counts['update']}, "
-                f"cancel {counts['cancel']}, skip {counts['skip']}; {counts['fail']} would fail; "
-                f"{len((run.plan or {}).get('groups_to_create', []))} groups to create"
-            )
-        rate = f"{run.success_rate:.1f}%" if run.success_rate is not None else "n/a"
-        text = (
-            f"run {run.pk}: {run.status} {run.outcome or ''} — created {run.created_count}, updated "
-            f"{run.updated_count}, cancelled {run.cancelled_count}, skipped {run.skipped_count}, failed "
-            f"{run.failed_count}; success {rate}; {run.requests_count} requests"
-        )
-        if run.error_message:
-            text += f"; stopped: {run.error_message}"
-        return text

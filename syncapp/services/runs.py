@@ -1,0 +1,241 @@
+"""The run lifecycle, one for every kind of run: create, start, progress, finish, stale release,
+the busy refusal, the production confirmation, cancel, and execution by kind.
+
+Sync, retry and rollback runs are all SyncRun rows and all go through here: `services/sync.py` and
+`services/rollback.py` say *what* a run is (its scope, its audit text); this module records it,
+refuses what must be refused, hands it to the queue on commit, and runs it by id in the worker
+(`tasks.run_task`). It imports neither of those services. What a run does on the board is the
+engine's: a `SyncRunExecutor` for syncs and retries, a `RollbackExecutor` for rollbacks; both are
+given the configuration this module read once when the run started.
+
+An executor has `execute()`, `release(reason=...)`, `finish_fields(status=..., counts=...)` and
+`finish_audit(status=..., error=...)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from syncapp.engine.claims import rows_release
+from syncapp.engine.progress import RunStopped, stop_reason
+try:  # TEMPORARY while the rollback executor moves into the engine (removed before this lands)
+    from syncapp.engine.rollback import RollbackExecutor
+except ImportError:
+    RollbackExecutor = None
+from syncapp.engine.sync_run import SyncRunExecutor
+from syncapp.models import RowResult, SyncRun
+from syncapp.monday.errors import MondayError
+from syncapp.selectors.runs import customer_outcomes
+from syncapp.services.audit import audit_record
+from syncapp.services.confirmation import production_confirmation_require
+from syncapp.sync_config import EnvironmentConfig, SyncConfig, get_sync_config
+
+logger = logging.getLogger(__name__)
+
+EXECUTORS: dict[str, Callable] = {
+    SyncRun.Kind.SYNC: SyncRunExecutor,
+    SyncRun.Kind.RETRY: SyncRunExecutor,
+    SyncRun.Kind.ROLLBACK: RollbackExecutor,
+}
+
+
+class RunRefusedError(Exception):
+    """The run cannot start (bad scope, missing token, nothing to do, ...); the message says what to do."""
+
+
+class RunBusyError(Exception):
+    """Another run is already writing to this environment's board."""
+
+
+def busy_error(environment: str, label: str, retry: str) -> RunBusyError:
+    """The refusal when another run already writes to the environment's board (one at a time)."""
+    active = SyncRun.objects.filter(environment=environment, status__in=SyncRun.ACTIVE_STATUSES, dry_run=False).first()
+    return RunBusyError(
+        f"run {active.pk if active else '?'} is already writing to the {label} board. Wait for it to finish "
+        f"or cancel it, then {retry} again."
+    )
+
+
+def run_writes_require(*, env: EnvironmentConfig, confirm_text: str, action: str, retry: str) -> None:
+    """The checks before any write to a board: the token is set, and production is confirmed."""
+    if not env.token:
+        raise RunRefusedError(
+            f"{env.token_setting} is not set, so orderops cannot write to the {env.label} board. "
+            f"Set it to the monday API token of that account and restart the console and the worker, then {retry}."
+        )
+    if env.is_production:
+        production_confirmation_require(
+            typed=confirm_text, board_id=env.items_board_id, board_name=env.items_board.name, action=action
+        )
+
+
+def run_create(
+    *,
+    env: EnvironmentConfig,
+    kind: str,
+    dry_run: bool,
+    scope: dict,
+    actor=None,
+    via: str = "console",
+    parent: SyncRun | None = None,
+    confirm_text: str = "",
+    confirm_action: str = "sync",
+    busy_retry: str = "start this sync",
+    audit_action: str,
+    audit_summary: str,
+    audit_details: dict,
+    plan: dict | None = None,
+    total_rows: int = 0,
+    enqueue: bool = True,
+) -> SyncRun:
+    """Record a run and, once committed, queue it. A run that writes is refused without the
+    environment's token, on production without the typed confirmation, and while another run
+    writes to the same board (RunBusyError; a partial unique index is the guard)."""
+    if not dry_run:
+        run_writes_require(env=env, confirm_text=confirm_text, action=confirm_action, retry=busy_retry)
+    runs_release_stale()
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                kind=kind,
+                environment=env.name,
+                items_board_id=env.items_board_id,
+                subitems_board_id=env.subitems_board_id,
+                dry_run=dry_run,
+                scope=scope,
+                requested_by=actor if actor is not None and actor.is_authenticated else None,
+                requested_via=via,
+                parent=parent,
+                total_rows=total_rows,
+                plan=plan or {},
+            )
+            audit_record(
+                actor=actor,
+                via=via,
+                environment=env.name,
+                target_type="run",
+                target_id=run.pk,
+                action=audit_action,
+                summary=audit_summary,
+                details={"run": run.pk, **audit_details},
+            )
+            if enqueue:
+                transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
+    except IntegrityError:
+        raise busy_error(env.name, env.label, busy_retry) from None
+    return run
+
+
+def run_enqueue(*, run_id: int) -> None:
+    # django_q imports its cluster machinery on import; only a process that queues work needs it.
+    from django_q.tasks import async_task
+
+    async_task("syncapp.tasks.run_task", run_id, task_name=f"run-{run_id}", group="orderops-sync")
+
+
+def run_execute(*, run_id: int, **options) -> SyncRun:
+    """Execute a queued run of any kind. Idempotent: a run that is already running or finished is
+    returned as it is. The configuration is read once here and passed to the executor."""
+    now = timezone.now()
+    started = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, current_step="starting"
+    )
+    run = SyncRun.objects.get(pk=run_id)
+    if not started:
+        return run
+    executor = None
+    try:
+        config = get_sync_config()
+        executor = EXECUTORS[run.kind](run, config=config, **options)
+        if run.cancel_requested:
+            _finish(run, executor, status=SyncRun.Status.CANCELLED, error="cancelled before it started", config=config)
+        else:
+            executor.execute()
+            _finish(run, executor, status=SyncRun.Status.COMPLETED, config=config)
+    except (RunStopped, MondayError) as stop:
+        status = SyncRun.Status.CANCELLED if isinstance(stop, RunStopped) else SyncRun.Status.FAILED
+        _finish(run, executor, status=status, error=stop_reason(stop))
+    except Exception as error:  # the run must end with a status and its rows released, whatever happened
+        logger.exception("run %s stopped", run_id)
+        _finish(run, executor, status=SyncRun.Status.FAILED, error=stop_reason(error))
+    run.refresh_from_db()
+    return run
+
+
+def _finish(run: SyncRun, executor, *, status: str, error: str = "", config: SyncConfig | None = None) -> None:
+    """The one place a run ends: rows still claimed are released, counts come from its results."""
+    reason = f"the run stopped ({error})" if error else "the run ended."
+    if executor is not None:
+        executor.release(reason=reason)
+    elif not run.dry_run and run.kind != SyncRun.Kind.ROLLBACK:
+        rows_release(run=run, reason=reason)
+    counts = dict(RowResult.objects.filter(run=run).values_list("outcome").annotate(n=Count("id")).order_by())
+    fields = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "error_message": error,
+        "current_step": status,
+        "summary": customer_outcomes(run),
+    }
+    if executor is not None:
+        extra = executor.finish_fields(status=status, counts=counts)
+        fields.update(extra)
+    elif not run.dry_run:
+        fields["outcome"] = SyncRun.Outcome.FAILED
+    SyncRun.objects.filter(pk=run.pk).update(**fields)
+    if executor is not None:
+        run.refresh_from_db()
+        executor.finish_audit(status=status, error=run.error_message)
+
+
+def runs_release_stale() -> list[int]:
+    """Runs whose worker stopped sending heartbeats: mark them failed and give their rows back."""
+    config = get_sync_config()
+    cutoff = timezone.now() - timedelta(seconds=config.sync.stale_run_seconds)
+    released = []
+    for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff):
+        if SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error_message="the worker running this sync stopped (no heartbeat); its rows were released",
+        ):
+            rows_release(run=run, reason="the worker running this sync stopped.")
+            released.append(run.pk)
+    return released
+
+
+def run_release_dead(*, run_id: int, reason: str) -> None:
+    """Mark one run failed now (its worker is known to be gone) and release its rows."""
+    run = SyncRun.objects.get(pk=run_id)
+    if SyncRun.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE_STATUSES).update(
+        status=SyncRun.Status.FAILED, finished_at=timezone.now(), error_message=reason
+    ):
+        rows_release(run=run, reason=reason)
+
+
+def run_cancel(*, run_id: int, actor=None, via: str = "console") -> SyncRun:
+    """Ask a run to stop: a queued one is cancelled at once, a running one stops between batches."""
+    run = SyncRun.objects.get(pk=run_id)
+    if not run.is_active:
+        raise RunRefusedError(f"run {run.pk} has already ended ({run.status}); there is nothing to cancel.")
+    SyncRun.objects.filter(pk=run_id).update(cancel_requested=True)
+    SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.CANCELLED, finished_at=timezone.now(), error_message="cancelled before it started"
+    )
+    audit_record(
+        actor=actor,
+        via=via,
+        action="run_cancel",
+        environment=run.environment,
+        target_type="run",
+        target_id=run.pk,
+        summary=f"cancelled run {run.pk}",
+    )
+    run.refresh_from_db()
+    return run
