@@ -53,7 +53,7 @@ def test_it_previews_the_selection_as_a_dry_run_plan(ops_client, data, emulator,
 
 
 def test_it_shows_a_failed_preview_when_monday_is_unreachable(ops_client, data, settings, monkeypatch):
-    from syncapp.engine import runner
+    from syncapp.engine import sync as engine_sync
     from syncapp.monday.client import ClientStats
     from syncapp.monday.errors import MondayUnavailableError
 
@@ -63,7 +63,7 @@ def test_it_shows_a_failed_preview_when_monday_is_unreachable(ops_client, data, 
         def get_board(self, board_id):
             raise MondayUnavailableError("monday (development) did not complete get_board after 7 attempts")
 
-    monkeypatch.setattr(runner, "client_for", lambda env, run=None, quick=False: Unreachable())
+    monkeypatch.setattr(engine_sync, "monday_client", lambda env, **kwargs: Unreachable())
     response = ops_client.post(reverse("orders_preview"), {"key": [key("GREYSON", "4755")]}, follow=True)
     html = response.content.decode()
     assert response.context["run"].status == "failed"

@@ -30,10 +30,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from syncapp.emulator import server as emulator_server
-from syncapp.engine import runner
 from syncapp.engine.claims import claimed_rows
-from syncapp.engine.runner import SyncEngine
+from syncapp.engine.sync import SyncEngine
 from syncapp.models import ApiCall, FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink, SyncRun
+from syncapp.monday import factory
 from syncapp.monday.client import MondayClient, Mutation
 from syncapp.services.merge import orders_merge
 from syncapp.services.sync import SyncBusyError, sync_run_create, sync_run_execute
@@ -193,7 +193,7 @@ def waits(orders, monkeypatch) -> list[float]:
         recorded.append(seconds)
         clock["now"] += seconds
 
-    monkeypatch.setattr(runner, "MondayClient", functools.partial(MondayClient, sleep=sleep))
+    monkeypatch.setattr(factory, "MondayClient", functools.partial(MondayClient, sleep=sleep))
     orders.budget.clock = lambda: clock["now"]
     return recorded
 

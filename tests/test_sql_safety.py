@@ -26,7 +26,7 @@ QUOTED_JOIN = re.compile(r"^', '\.join\((q|quote|sql_name)\(\w+\) for \w+ in .+\
 # Local names that hold SQL fragments assembled only from the pieces above, one per module.
 REVIEWED_NAMES = {
     "syncapp/services/merge.py": {"set_values", "select", "values"},
-    "syncapp/engine/runner.py": {"assignments"},
+    "syncapp/engine/writeback.py": {"assignments"},
     "syncapp/engine/rows.py": set(),
     "syncapp/order_tables.py": {"unique"},
     # The caller passes names quoted with sql_name (see the function's docstring).

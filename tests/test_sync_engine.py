@@ -214,7 +214,7 @@ def test_a_killed_run_is_released_and_the_next_run_finishes_without_duplicates(g
 
     from django.utils import timezone
 
-    from syncapp.engine.runner import SyncEngine
+    from syncapp.engine.sync import SyncEngine
     from syncapp.services.sync import _execute, runs_release_stale, sync_run_create
 
     original = SyncEngine._write_subitems
@@ -279,7 +279,7 @@ def test_retry_failed_rows_makes_a_linked_run_for_the_errors_only(greyson):
 
 
 def test_a_cancelled_run_stops_between_batches_and_releases_its_rows(greyson):
-    from syncapp.engine.runner import SyncEngine
+    from syncapp.engine.sync import SyncEngine
     from syncapp.services.sync import sync_run_cancel, sync_run_create, sync_run_execute
 
     run = sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)

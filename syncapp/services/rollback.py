@@ -34,10 +34,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from syncapp.engine.runner import client_for, stop_reason
+from syncapp.engine.progress import stop_reason
 from syncapp.models import BoardChange, BoardGroup, FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink, SyncRun
 from syncapp.monday.client import MondayClient, Mutation, MutationResult
 from syncapp.monday.errors import MondayError
+from syncapp.monday.factory import monday_client
 from syncapp.selectors.runs import customer_outcomes
 from syncapp.services.audit import audit_record
 from syncapp.services.confirmation import production_confirmed
@@ -693,7 +694,7 @@ class _Executor:
         config = get_sync_config()
         self.env = config.environment(run.environment)
         self.batch_size = batch_size or config.sync.updates_per_request
-        self.client: MondayClient = client_for(self.env, run=run)
+        self.client: MondayClient = monday_client(self.env, run_id=run.pk, log=self.step)
         self.scope = f"rollback:{self.parent.pk}"
         self.notes: dict[str, _RowNotes] = defaultdict(_RowNotes)
         self.stats: dict[str, int] = defaultdict(int)
