@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from syncapp.monday.column_values import READ_ONLY_TYPES
 from syncapp.order_tables import columns_by_name
 
 ENVIRONMENTS = ("development", "production")
@@ -21,19 +22,6 @@ TOKEN_SETTINGS = ("MONDAY_API_TOKEN_DEVELOPMENT", "MONDAY_API_TOKEN_PRODUCTION")
 
 # monday column types orderops may write, and which SQL source types may go to each. A DATE goes
 # to a date column and nowhere else; text never goes to a numbers column (monday rejects it).
-READ_ONLY_TYPES = frozenset(
-    {
-        "name",
-        "subtasks",
-        "mirror",
-        "formula",
-        "item_id",
-        "last_updated",
-        "board_relation",
-        "creation_log",
-        "auto_number",
-    }
-)
 _TEXTUAL = {"NVARCHAR", "VARCHAR", "CHAR", "NCHAR"}
 _NUMERIC = {"DECIMAL", "INT", "SMALLINT", "BIGINT"}
 COMPATIBLE_SOURCES = {

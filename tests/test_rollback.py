@@ -9,10 +9,10 @@ from django.core.management import call_command
 
 from syncapp.models import AuditEntry, BoardChange, BoardGroup, FactOrderList, ItemLink, OrderLine, SubitemLink, SyncRun
 from syncapp.monday.client import MondayClient, Mutation
+from syncapp.monday.column_values import restore_value
 from syncapp.monday.errors import MondayUnavailableError
 from syncapp.services.rollback import (
     RollbackRefusedError,
-    restore_value,
     rollback_plan,
     rollback_run_create,
     rollback_run_execute,
@@ -356,16 +356,16 @@ def test_the_queue_runs_a_rollback_enqueued_on_commit_and_never_syncs_with_it(
     from django_q.models import OrmQ
 
     from syncapp.services.sync import sync_run_execute
-    from syncapp.tasks import rollback_run_task, sync_run_task
+    from syncapp.tasks import run_task
 
     run = sync("development")
     with django_capture_on_commit_callbacks(execute=True):
         rollback = rollback_run_create(run_id=run.pk, via="console", enqueue=True)
     queued = OrmQ.objects.get()
-    assert queued.task["func"] == "syncapp.tasks.rollback_run_task" and tuple(queued.task["args"]) == (rollback.pk,)
+    assert queued.task["func"] == "syncapp.tasks.run_task" and tuple(queued.task["args"]) == (rollback.pk,)
     call_command("mark_orders", "pending", "--po", "4756")  # rows a sync would take, were it one
-    assert sync_run_task(rollback.pk) == f"run {rollback.pk}: completed", "the sync task path undoes, never syncs"
-    assert rollback_run_task(rollback.pk) == f"run {rollback.pk}: completed", "running it again changes nothing"
+    assert run_task(rollback.pk) == f"run {rollback.pk}: completed", "the one task undoes a rollback, never syncs"
+    assert run_task(rollback.pk) == f"run {rollback.pk}: completed", "running it again changes nothing"
     assert sync_run_execute(run_id=rollback.pk).status == "completed"
     assert board(greyson, DEV_ITEMS) == [] and _rows() == {("PENDING", "INSERT")}
     assert FactOrderList.objects.filter(po_number="4756", sync_state="SYNCED").count() == 0

@@ -25,10 +25,22 @@ from decimal import Decimal, InvalidOperation
 # Types orderops writes. Everything else on the boards is computed by monday or out of scope.
 WRITABLE_TYPES: frozenset[str] = frozenset({"text", "long_text", "numbers", "dropdown", "status", "date"})
 
-# Types monday computes itself: a write is refused by monday, so refusing it here gives a clearer
-# message before any request is sent.
+# Types monday computes itself or orderops never writes through a column value (the item name has its
+# own argument, connections their own mutation): a write is refused here, with a clearer message than
+# monday's, and the configuration check refuses a mapping to one of them (sync_config imports this).
 READ_ONLY_TYPES: frozenset[str] = frozenset(
-    {"mirror", "formula", "item_id", "last_updated", "subtasks", "creation_log", "auto_number", "button"}
+    {
+        "auto_number",
+        "board_relation",
+        "button",
+        "creation_log",
+        "formula",
+        "item_id",
+        "last_updated",
+        "mirror",
+        "name",
+        "subtasks",
+    }
 )
 
 # Types whose labels must exist on the board (or be created with create_labels_if_missing).
@@ -102,6 +114,63 @@ def partition_by_label_policy(
         target = creating if column_type in LABEL_TYPES and column_id in allowed else strict
         target[column_id] = formatted
     return strict, creating
+
+
+def written_text(column_type: str, value: object) -> str | None:
+    """The text monday shows for a value orderops wrote in its write format (None when it cannot tell).
+
+    A rollback compares it with the text read before the update, to write back only what changed."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value).strip()
+    if not isinstance(value, Mapping):
+        return None
+    if not value:
+        return ""
+    if column_type == "long_text":
+        return str(value.get("text") or "").strip()
+    if column_type == "date":
+        return str(value.get("date") or "").strip()
+    if column_type == "dropdown" and isinstance(value.get("labels"), list):
+        return ", ".join(str(label) for label in value["labels"])
+    if column_type == "status" and "label" in value:
+        return str(value["label"]).strip()
+    return None
+
+
+def restore_value(column_type: str, before: Mapping | None) -> object:
+    """A value read from the board (get_items: {"id", "text", "value", "type"}) in monday's write format.
+
+    `value` is monday's stored JSON, already parsed: text and numbers hold a string, long_text
+    {"text"}, date {"date", "time"}, dropdown {"ids": [...]}, status {"index": n}. Dropdowns and
+    statuses are written back by id and index, so a label renamed since is still the same label.
+    An empty `before` (the column had no value) gives the value that clears the column.
+    """
+    before = before if isinstance(before, Mapping) else {}
+    value, text = before.get("value"), before.get("text")
+    if column_type == "text":
+        return value if isinstance(value, str) else (text or "")
+    if column_type == "numbers":
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value).strip()
+        return (text or "").strip()
+    if column_type == "long_text":
+        if isinstance(value, Mapping):
+            return {"text": str(value.get("text") or "")}
+        return {"text": text or ""}
+    if column_type == "date":
+        if isinstance(value, Mapping) and value.get("date"):
+            restored = {"date": str(value["date"])}
+            if value.get("time"):
+                restored["time"] = str(value["time"])
+            return restored
+        return {}
+    if column_type == "dropdown":
+        ids = value.get("ids") if isinstance(value, Mapping) else None
+        return {"ids": [int(i) for i in ids]} if ids else {}
+    if column_type == "status":
+        index = value.get("index") if isinstance(value, Mapping) else None
+        return {"index": int(index)} if index is not None else {}
+    raise ValueError(f"a {column_type or 'unknown'} column cannot be written back by orderops")
 
 
 def _require_writable(column_type: str) -> None:
