@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from syncapp.domain.scope import Scope
 from syncapp.models import AuditEntry
-from syncapp.services.preflight import CheckResult
+from syncapp.selectors.preflight import CheckResult
 from tests.console_helpers import activate
 from tests.sync_helpers import point_at
 
@@ -56,7 +57,7 @@ def test_it_runs_every_check_and_shows_green_red_and_the_fix(ops_client, ops_use
     data = {"env": "production", "customer": "GREYSON", "po": "4755, 4756"}
     response = ops_client.post(reverse("preflight"), data)
     html = response.content.decode()
-    assert fake_checks == [("production", {"customer": "GREYSON", "pos": ["4755", "4756"]})]
+    assert fake_checks == [("production", Scope(customer="GREYSON", pos=("4755", "4756")))]
     assert "Not ready: 1 of 2 checks red" in html
     assert 'data-check="config" data-state="ok"' in html and 'data-check="worker" data-state="red"' in html
     assert "Fix: Start the worker (systemctl start orderops-worker" in html

@@ -7,12 +7,13 @@ from django.core.management import call_command
 from django.db import connection
 
 from syncapp.models import AuditEntry
-from syncapp.services.delta_cleanup import delta_tables_cleanup, delta_tables_inspect
+from syncapp.selectors.delta_tables import delta_tables_inspect
+from syncapp.services.delta_cleanup import delta_tables_cleanup
 
 pytestmark = pytest.mark.django_db
 
 # Built here, not imported: the scan in test_no_delta_tables.py must keep finding the real names in
-# the cleanup service only.
+# the delta-table selector and the cleanup service only.
 LINES_DELTA = "ORDER_LIST_" + "LINES_DELTA"
 ORDERS_DELTA = "ORDER_LIST_" + "DELTA"
 q = connection.ops.quote_name

@@ -14,6 +14,7 @@ SCANNED = ("syncapp", "orderops", "templates", "configs", "static")
 ALLOWED = {
     "syncapp/management/commands/drop_delta_tables.py",
     "syncapp/services/delta_cleanup.py",
+    "syncapp/selectors/delta_tables.py",
     "docs/runbooks/08-delta-table-cleanup.md",
 }
 

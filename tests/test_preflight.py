@@ -12,9 +12,10 @@ from django.core.management import call_command
 from django.db import OperationalError, connection
 
 from syncapp import sync_config
+from syncapp.domain.scope import Scope
 from syncapp.models import AuditEntry, FactOrderList
-from syncapp.services import preflight as preflight_module
-from syncapp.services.preflight import preflight_checks
+from syncapp.selectors import preflight as preflight_module
+from syncapp.selectors.preflight import preflight_checks
 from tests.sync_helpers import DEV_ITEMS, DEV_SUBITEMS, only_po_pending, point_at, stage_and_merge, sync
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,7 @@ DEPLOY_SETTINGS = {
 }
 
 
-def _check(key: str, environment: str = "development", scope: dict | None = None):
+def _check(key: str, environment: str = "development", scope: Scope | None = None):
     return next(r for r in preflight_checks(environment=environment, scope=scope) if r.key == key)
 
 
@@ -208,7 +209,7 @@ def test_the_last_development_run_check(monday):
     failing = sync("development", pos=["4755"])
     assert failing.success_rate < 95
     _assert_red(
-        _check("last_development_run", scope={"pos": ["4755"]}),
+        _check("last_development_run", scope=Scope(pos=("4755",))),
         f"run {failing.pk} for PO 4755: 85.7 % (1 failed)",
         f"Fix the rows run {failing.pk} failed on",
     )
@@ -218,10 +219,12 @@ def test_the_last_development_run_check(monday):
     sync_run_execute(run_id=sync_run_retry_failed(run_id=failing.pk, enqueue=False).pk)
     call_command("mark_orders", "pending", "--po", "4755", "--env", "development")
     passing = sync("development", pos=["4755"])
-    result = _check("last_development_run", scope={"pos": ["4755"]})
+    result = _check("last_development_run", scope=Scope(pos=("4755",)))
     _assert_green(result)
     assert f"run {passing.pk} for PO 4755: 100.0 %" in result.detail
-    _assert_red(_check("last_development_run", scope={"pos": ["9999"]}), "no completed development run for PO 9999", "")
+    _assert_red(
+        _check("last_development_run", scope=Scope(pos=("9999",))), "no completed development run for PO 9999", ""
+    )
 
 
 # --- the command -------------------------------------------------------------------------------------

@@ -15,15 +15,18 @@ from django.core.management import get_commands, load_command_class
 from django.test import Client
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
+from syncapp.domain.scope import Scope
 from syncapp.models import AuditEntry, FactOrderList, ItemLink, StepTick, Walkthrough
 from syncapp.monday.errors import AUTH_CODES, DAILY_LIMIT_CODES, RATE_LIMIT_CODES, REQUEST_REJECTED_CODES
 from syncapp.order_tables import ORDER_TABLES
-from syncapp.runbook_actions import ACTIONS, action_build
-from syncapp.runbook_checks import CHECKS, check_evaluate, expectation_met
-from syncapp.selectors.runbooks import RunbookError, parse_runbook, render_markdown, runbook_get, runbook_list
+from syncapp.runbooks.actions import ACTIONS, action_build
+from syncapp.runbooks.checks import CHECKS, check_evaluate
+from syncapp.runbooks.loader import RunbookError, parse_runbook, render_markdown
+from syncapp.runbooks.params import expectation_met
+from syncapp.runbooks.validate import runbook_get, runbook_list, runbook_validate
+from syncapp.selectors.delta_tables import DELTA_TABLES
+from syncapp.selectors.preflight import CheckResult
 from syncapp.selectors.runs import WorkerHealth
-from syncapp.services.delta_cleanup import DELTA_TABLES
-from syncapp.services.preflight import CheckResult
 from tests.console_helpers import DEV_BOARD, activate, make_run, orders
 
 pytestmark = pytest.mark.django_db
@@ -259,7 +262,7 @@ Closing words.
 
 
 def test_it_parses_steps_checks_actions_and_notes():
-    runbook = parse_runbook(GOOD, "10-a-runbook")
+    runbook = runbook_validate(parse_runbook(GOOD, "10-a-runbook"))
     assert (runbook.number, runbook.title, runbook.intro) == (10, "A runbook", "Why and when.")
     first, second = runbook.steps
     assert (first.number, first.title, second.title) == (1, "First", "Second")
@@ -291,7 +294,7 @@ def test_it_parses_steps_checks_actions_and_notes():
 )
 def test_it_refuses_a_runbook_that_breaks_the_convention_and_says_where(text, message):
     with pytest.raises(RunbookError, match=re.escape(message)):
-        parse_runbook(text, "99-broken")
+        runbook_validate(parse_runbook(text, "99-broken"))
 
 
 def test_it_renders_markdown_without_raw_html_or_script_links():
@@ -427,7 +430,7 @@ def test_it_checks_the_worker(db, monkeypatch):
     alive = WorkerHealth(
         clusters=1, queued_tasks=0, last_success=None, last_failure=None, last_failure_name="", stuck_runs=0
     )
-    monkeypatch.setattr("syncapp.selectors.runs.worker_health", lambda: alive)
+    monkeypatch.setattr("syncapp.runbooks.checks.worker_health", lambda: alive)
     assert check_evaluate("worker_alive", {}).text == "task worker: 1 django-q2 cluster(s) running"
 
 
@@ -441,9 +444,9 @@ def test_it_summarises_the_preflight(db, monkeypatch):
             CheckResult("task worker (django-q2 cluster) alive", False, "none", "Start the worker."),
         ]
 
-    monkeypatch.setattr("syncapp.services.preflight.preflight_checks", fake)
+    monkeypatch.setattr("syncapp.runbooks.checks.preflight_checks", fake)
     outcome = check_evaluate("preflight", {"env": "production", **SCOPE})
-    assert calls == [("production", {"customer": "GREYSON", "pos": ["4755"]})]
+    assert calls == [("production", Scope(customer="GREYSON", pos=("4755",)))]
     assert not outcome.ok and outcome.text == "preflight for production: 1 of 2 checks green"
     assert outcome.detail == "task worker (django-q2 cluster) alive: Start the worker."
 
@@ -460,7 +463,7 @@ def test_it_checks_the_delta_tables_and_the_configuration(db):
 
 
 def test_it_shows_a_broken_check_red_instead_of_failing_the_page(db, monkeypatch):
-    monkeypatch.setattr("syncapp.selectors.runs.worker_health", lambda: 1 / 0)
+    monkeypatch.setattr("syncapp.runbooks.checks.worker_health", lambda: 1 / 0)
     outcome = check_evaluate("worker_alive", {})
     assert not outcome.ok and "ZeroDivisionError" in outcome.detail
 
@@ -548,7 +551,7 @@ def test_it_renders_a_runbook_with_numbered_steps_live_checks_and_actions(data, 
 
 @pytest.mark.parametrize("fixture", ["ops_client", "trainer_client", "admin_client_"])
 def test_it_renders_every_runbook_and_every_check_for_every_role(data, request, fixture, monkeypatch):
-    monkeypatch.setattr("syncapp.services.preflight.preflight_checks", lambda **kw: [])
+    monkeypatch.setattr("syncapp.runbooks.checks.preflight_checks", lambda **kw: [])
     client = request.getfixturevalue(fixture)
     for runbook in runbook_list():
         html = client.get(_page(runbook.slug)).content.decode()
@@ -562,7 +565,7 @@ def test_it_renders_every_runbook_and_every_check_for_every_role(data, request, 
 
 def test_it_loads_slow_checks_after_the_page(data, admin_client_, monkeypatch):
     monkeypatch.setattr(
-        "syncapp.services.preflight.preflight_checks", lambda **kw: [CheckResult("configuration valid", True, "ok")]
+        "syncapp.runbooks.checks.preflight_checks", lambda **kw: [CheckResult("configuration valid", True, "ok")]
     )
     html = admin_client_.get(_page("03-production-cutover")).content.decode()
     url = reverse("runbook_check", kwargs={"slug": "03-production-cutover", "step": 1, "index": 0})
@@ -677,7 +680,7 @@ def test_it_exports_the_training_record_as_csv(record, admin_client_, django_use
     Walkthrough.objects.create(user=sneaky, runbook=RUNBOOK_02, environment="development")
     response = admin_client_.get(reverse("training_record_csv"))
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(response.getvalue().decode())))
     done = next(r for r in rows if r["user"] == "olivia.ops")
     assert (done["runbook"], done["title"], done["status"]) == (
         RUNBOOK_02,
@@ -688,7 +691,7 @@ def test_it_exports_the_training_record_as_csv(record, admin_client_, django_use
     assert done["completed_at"] and done["started_at"]
     assert any(r["user"] == "'=HYPERLINK(1)" for r in rows), "cells that start a formula are escaped"
     filtered = admin_client_.get(reverse("training_record_csv"), {"status": "in_progress", "runbook": RUNBOOK_02})
-    assert [r["user"] for r in csv.DictReader(io.StringIO(filtered.content.decode()))] == ["'=HYPERLINK(1)"]
+    assert [r["user"] for r in csv.DictReader(io.StringIO(filtered.getvalue().decode()))] == ["'=HYPERLINK(1)"]
 
 
 # --- permissions -------------------------------------------------------------------------------------------

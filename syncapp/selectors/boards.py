@@ -1,47 +1,19 @@
-"""Check an environment's boards on monday against the sync configuration's column mapping."""
+"""Check an environment's boards on monday against the sync configuration's column mapping.
+
+The Environments page and the preflight both use `board_check`: one client profile ("check": a
+person is waiting, so one retry and short waits; every call logged to ORDER_LIST_API_LOG) and one
+comparison (syncapp/monday/board_compare.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
-from syncapp.monday.client import BoardInfo, MondayClient
+from syncapp.monday.board_compare import BoardComparison, ColumnCheck, board_compare
+from syncapp.monday.client import MondayClient
 from syncapp.monday.errors import MondayError
-from syncapp.sync_config import EnvironmentConfig, get_sync_config
-
-# A person is waiting on the page: fail fast instead of the sync's minute-long retry budget.
-CHECK_RETRIES = 1
-CHECK_MAX_WAIT_SECONDS = 2.0
-CHECK_CONNECT_TIMEOUT = 3.0
-CHECK_READ_TIMEOUT = 15.0
-
-
-@dataclass
-class ColumnCheck:
-    board_id: int
-    mapped_as: str  # the order column, or "size"/"qty" on the subitems board
-    column_id: str
-    expected_title: str
-    expected_type: str
-    found_title: str = ""
-    found_type: str = ""
-
-    @property
-    def missing(self) -> bool:
-        return not self.found_type
-
-    @property
-    def type_mismatch(self) -> bool:
-        return bool(self.found_type) and self.found_type != self.expected_type
-
-    @property
-    def title_changed(self) -> bool:
-        return bool(self.found_type) and self.found_title != self.expected_title
-
-    @property
-    def ok(self) -> bool:
-        return not (self.missing or self.type_mismatch)
+from syncapp.monday.factory import monday_client
+from syncapp.sync_config import get_sync_config
 
 
 @dataclass
@@ -49,45 +21,38 @@ class BoardCheck:
     environment: str
     label: str
     error: str = ""
+    items_board_id: int | None = None  # as monday answered
+    subitems_board_id: int | None = None
     items_board_name: str = ""
     subitems_board_name: str = ""
     expected_items_board_name: str = ""
-    columns: list[ColumnCheck] = field(default_factory=list)
+    comparison: BoardComparison = field(default_factory=BoardComparison)
+
+    @property
+    def columns(self) -> list[ColumnCheck]:
+        return self.comparison.columns
 
     @property
     def problems(self) -> list[ColumnCheck]:
-        return [c for c in self.columns if not c.ok]
+        return self.comparison.column_problems
 
     @property
     def renamed(self) -> list[ColumnCheck]:
-        return [c for c in self.columns if c.ok and c.title_changed]
+        return self.comparison.renamed
 
     @property
     def ok(self) -> bool:
         return not self.error and not self.problems
 
 
-def check_client(env: EnvironmentConfig) -> MondayClient:
-    sync = get_sync_config().sync
-    return MondayClient(
-        api_url=settings.MONDAY_API_URL,
-        token=env.token,
-        environment=env.name,
-        batch_size=sync.items_per_request,
-        max_retries=CHECK_RETRIES,
-        max_wait_seconds=CHECK_MAX_WAIT_SECONDS,
-        connect_timeout=CHECK_CONNECT_TIMEOUT,
-        read_timeout=CHECK_READ_TIMEOUT,
-        throttle_below_fraction=sync.throttle_below_fraction,
-    )
-
-
 def board_check(name: str, *, client: MondayClient | None = None) -> BoardCheck:
-    """Fetch the environment's items and subitems boards and compare their columns with the mapping."""
+    """Fetch the environment's items and subitems boards and compare their columns with the mapping.
+    ConfigError when the environment cannot be read from the configuration; a monday error is kept
+    in `error`."""
     env = get_sync_config().environment(name)
     result = BoardCheck(environment=env.name, label=env.label, expected_items_board_name=env.items_board.name)
     own_client = client is None
-    client = client or check_client(env)
+    client = client or monday_client(env, profile="check")
     try:
         items = client.get_board(env.items_board_id)
         subitems = client.get_board(env.subitems_board_id)
@@ -97,19 +62,7 @@ def board_check(name: str, *, client: MondayClient | None = None) -> BoardCheck:
     finally:
         if own_client:
             client.close()
+    result.items_board_id, result.subitems_board_id = items.id, subitems.id
     result.items_board_name, result.subitems_board_name = items.name, subitems.name
-    for order_column, column_id in sorted(env.item_columns.items()):
-        expected = env.items_board.columns[column_id]
-        result.columns.append(_compare(items, order_column, column_id, expected.title, expected.type))
-    for mapped_as, column_id in (("size", env.size_column_id), ("qty", env.qty_column_id)):
-        expected = env.subitems_board.columns[column_id]
-        result.columns.append(_compare(subitems, mapped_as, column_id, expected.title, expected.type))
+    result.comparison = board_compare(env, items, subitems)
     return result
-
-
-def _compare(board: BoardInfo, mapped_as: str, column_id: str, title: str, column_type: str) -> ColumnCheck:
-    check = ColumnCheck(board.id, mapped_as, column_id, title, column_type)
-    found = board.columns.get(column_id)
-    if found is not None:
-        check.found_title, check.found_type = found.title, found.type
-    return check

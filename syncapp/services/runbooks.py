@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from syncapp.models import StepTick, Walkthrough
-from syncapp.selectors.runbooks import Runbook
+from syncapp.runbooks.loader import Runbook
 from syncapp.services.audit import audit_record
 
 

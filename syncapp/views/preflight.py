@@ -10,10 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from syncapp.domain.scope import Scope, ScopeError
 from syncapp.permissions import can_preflight, forbidden
 from syncapp.selectors.environments import active_environment_name
 from syncapp.services.preflight import preflight_run
-from syncapp.services.sync import SyncRefusedError, normalise_scope
 from syncapp.sync_config import ENVIRONMENTS
 
 
@@ -31,8 +31,8 @@ def preflight(request: HttpRequest) -> HttpResponse:
     context = {"environments": ENVIRONMENTS, "environment": environment, "customer": customer, "po": po}
     if request.method == "POST":
         try:
-            scope = normalise_scope(customer=customer, pos=_pos(po))
-        except SyncRefusedError as error:
+            scope = Scope.parse(customer=customer, pos=_pos(po))
+        except ScopeError as error:
             context["error"] = str(error)
         else:
             results = preflight_run(environment=environment, scope=scope, actor=request.user, via="console")

@@ -3,11 +3,9 @@ ticks, and the training record (trainers and admins) with its CSV export."""
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,16 +13,13 @@ from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 
 from syncapp.permissions import can, permission_required_403
-from syncapp.runbook_actions import action_build
-from syncapp.runbook_checks import CHECKS, check_evaluate
+from syncapp.runbooks.actions import action_build
+from syncapp.runbooks.checks import CHECKS, check_evaluate
+from syncapp.runbooks.loader import Runbook, render_markdown
+from syncapp.runbooks.validate import runbook_get, runbook_list, runbook_titles
 from syncapp.selectors.environments import active_environment_name
 from syncapp.selectors.runbooks import (
-    Runbook,
     TrainingFilters,
-    render_markdown,
-    runbook_get,
-    runbook_list,
-    runbook_titles,
     training_record,
     walkthrough_get,
     walkthrough_latest,
@@ -32,9 +27,9 @@ from syncapp.selectors.runbooks import (
     walkthroughs_by_runbook,
 )
 from syncapp.services.runbooks import WalkthroughError, step_tick, walkthrough_start
+from syncapp.views.csv_export import csv_response
 
 TRAINING_PER_PAGE = 50
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _runbook_or_404(slug: str) -> Runbook:
@@ -191,12 +186,6 @@ def training_record_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return "" if value is None else value
-
-
 CSV_COLUMNS = (
     "walkthrough",
     "user",
@@ -214,31 +203,26 @@ CSV_COLUMNS = (
 
 @require_GET
 @permission_required_403("view_walkthrough")
-def training_record_csv(request: HttpRequest) -> HttpResponse:
+def training_record_csv(request: HttpRequest) -> StreamingHttpResponse:
     titles = runbook_titles()
     steps = {r.slug: len(r.steps) for r in runbook_list()}
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="orderops-training-record.csv"'
-    writer = csv.writer(response)
-    writer.writerow(CSV_COLUMNS)
-    for w in training_record(_training_filters(request)).iterator(chunk_size=500):
-        writer.writerow(
-            _cell(v)
-            for v in (
-                w.pk,
-                w.user.get_username(),
-                w.user.get_full_name(),
-                w.runbook,
-                titles.get(w.runbook, ""),
-                w.environment,
-                w.started_at.isoformat(timespec="seconds"),
-                w.completed_at.isoformat(timespec="seconds") if w.completed_at else "",
-                w.ticked,
-                steps.get(w.runbook, ""),
-                "completed" if w.completed_at else "in progress",
-            )
+    rows = (
+        (
+            w.pk,
+            w.user.get_username(),
+            w.user.get_full_name(),
+            w.runbook,
+            titles.get(w.runbook, ""),
+            w.environment,
+            w.started_at.isoformat(timespec="seconds"),
+            w.completed_at.isoformat(timespec="seconds") if w.completed_at else "",
+            w.ticked,
+            steps.get(w.runbook, ""),
+            "completed" if w.completed_at else "in progress",
         )
-    return response
+        for w in training_record(_training_filters(request)).iterator(chunk_size=500)
+    )
+    return csv_response("orderops-training-record.csv", CSV_COLUMNS, rows)
 
 
 @require_GET

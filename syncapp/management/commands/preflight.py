@@ -4,8 +4,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from syncapp.domain.scope import Scope, ScopeError
 from syncapp.services.preflight import preflight_run
-from syncapp.services.sync import SyncRefusedError, normalise_scope
 from syncapp.sync_config import ENVIRONMENTS
 
 
@@ -23,8 +23,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, env, customer, po, **options):
         try:
-            scope = normalise_scope(customer=customer, pos=po)
-        except SyncRefusedError as error:
+            scope = Scope.parse(customer=customer, pos=po)
+        except ScopeError as error:
             raise CommandError(str(error)) from error
         results = preflight_run(environment=env, scope=scope, via="cli")
         for result in results:

@@ -18,8 +18,14 @@ from urllib.parse import urlencode
 from django.http import HttpRequest
 from django.urls import reverse
 
+from syncapp.forms import scope_to_json
 from syncapp.permissions import can, can_preflight, can_preview, can_sync
-from syncapp.runbook_checks import describe, scope_pos
+from syncapp.runbooks.loader import runbook_load
+from syncapp.runbooks.params import params_describe, params_scope
+from syncapp.selectors.environments import active_environment_name, environment_config, monday_board_url
+from syncapp.selectors.runbooks import latest_real_run
+from syncapp.sync_config import ConfigError
+from syncapp.templatetags.console import po_url
 
 
 @dataclass(frozen=True)
@@ -50,10 +56,7 @@ def _url(url_name: str, query: dict[str, str] | None = None, /, **kwargs) -> str
 
 
 def _scope_json(params: dict[str, str]) -> str:
-    from syncapp.domain.scope import Scope
-    from syncapp.forms import scope_to_json
-
-    return scope_to_json(Scope.parse(customer=params.get("customer"), pos=scope_pos(params)))
+    return scope_to_json(params_scope(params))
 
 
 def _label(params: dict[str, str], default: str) -> str:
@@ -61,15 +64,13 @@ def _label(params: dict[str, str], default: str) -> str:
 
 
 def _active() -> str:
-    from syncapp.selectors.environments import active_environment_name
-
     return active_environment_name()
 
 
 def _orders(params: dict[str, str], request: HttpRequest, next_url: str) -> ActionLink:
     query = {
         "customer": params.get("customer", ""),
-        "po": ",".join(scope_pos(params)),
+        "po": ",".join(params_scope(params).pos),
         "state": params.get("state", ""),
         "season": params.get("season", ""),
         "cancelled": params.get("cancelled", ""),
@@ -80,14 +81,12 @@ def _orders(params: dict[str, str], request: HttpRequest, next_url: str) -> Acti
 
 
 def _po_detail(params: dict[str, str], request: HttpRequest, next_url: str) -> ActionLink:
-    from syncapp.templatetags.console import po_url
-
-    return ActionLink(_label(params, f"Open {describe(params)}"), po_url(params["customer"], params["po"]))
+    return ActionLink(_label(params, f"Open {params_describe(params)}"), po_url(params["customer"], params["po"]))
 
 
 def _mark(state: str) -> Callable[[dict[str, str], HttpRequest, str], ActionLink]:
     def build(params: dict[str, str], request: HttpRequest, next_url: str) -> ActionLink:
-        what = describe(params) or "every order line"
+        what = params_describe(params) or "every order line"
         return ActionLink(
             _label(params, f"Mark {what} {state.upper()}…"),
             reverse("orders_mark"),
@@ -102,7 +101,7 @@ def _mark(state: str) -> Callable[[dict[str, str], HttpRequest, str], ActionLink
 
 def _preview(params: dict[str, str], request: HttpRequest, next_url: str) -> ActionLink:
     return ActionLink(
-        _label(params, f"Preview {describe(params) or 'every pending order line'} on {_active()}"),
+        _label(params, f"Preview {params_describe(params) or 'every pending order line'} on {_active()}"),
         reverse("orders_preview"),
         method="post",
         fields=(("scope", _scope_json(params)), ("next", next_url)),
@@ -115,7 +114,7 @@ def _sync_confirm(params: dict[str, str], request: HttpRequest, next_url: str) -
     active = _active()
     wanted = params.get("env", active)
     link = ActionLink(
-        _label(params, f"Sync {describe(params) or 'every pending order line'} to {wanted}…"),
+        _label(params, f"Sync {params_describe(params) or 'every pending order line'} to {wanted}…"),
         reverse("sync_confirm"),
         method="post",
         fields=(("scope", _scope_json(params)), ("next", next_url)),
@@ -129,10 +128,8 @@ def _sync_confirm(params: dict[str, str], request: HttpRequest, next_url: str) -
 
 
 def _latest_run(params: dict[str, str], request: HttpRequest, next_url: str) -> ActionLink:
-    from syncapp.selectors.runbooks import latest_real_run
-
     environment = params.get("env") or _active()
-    run = latest_real_run(environment=environment, customer=params.get("customer", ""), pos=scope_pos(params))
+    run = latest_real_run(environment=environment, scope=params_scope(params))
     if run is None:
         return ActionLink(
             _label(params, f"Open the latest {environment} run"),
@@ -166,7 +163,11 @@ def _switch_environment(params: dict[str, str], request: HttpRequest, next_url: 
 
 
 def _preflight(params: dict[str, str], request: HttpRequest, next_url: str) -> ActionLink:
-    query = {"env": params.get("env", ""), "customer": params.get("customer", ""), "po": " ".join(scope_pos(params))}
+    query = {
+        "env": params.get("env", ""),
+        "customer": params.get("customer", ""),
+        "po": " ".join(params_scope(params).pos),
+    }
     return ActionLink(
         _label(params, f"Open the preflight page for {params.get('env') or 'an environment'}"),
         _url("preflight", query),
@@ -176,12 +177,8 @@ def _preflight(params: dict[str, str], request: HttpRequest, next_url: str) -> A
 
 
 def _rollback(params: dict[str, str], request: HttpRequest, next_url: str) -> ActionLink:
-    from syncapp.selectors.runbooks import latest_real_run
-
     environment = params.get("env") or _active()
-    run = latest_real_run(
-        environment=environment, customer=params.get("customer", ""), pos=scope_pos(params), finished=True
-    )
+    run = latest_real_run(environment=environment, scope=params_scope(params), finished=True)
     if run is None:
         return ActionLink(
             _label(params, "Open the rollback plan"), "", allowed=False, reason=f"No finished {environment} run yet."
@@ -195,10 +192,6 @@ def _rollback(params: dict[str, str], request: HttpRequest, next_url: str) -> Ac
 
 
 def _board(params: dict[str, str], request: HttpRequest, next_url: str) -> ActionLink:
-    from syncapp.selectors.console import monday_board_url
-    from syncapp.selectors.environments import environment_config
-    from syncapp.sync_config import ConfigError
-
     environment = params.get("env") or _active()
     try:
         env = environment_config(environment)
@@ -225,9 +218,8 @@ def _training_record(params: dict[str, str], request: HttpRequest, next_url: str
 
 
 def _runbook(params: dict[str, str], request: HttpRequest, next_url: str) -> ActionLink:
-    from syncapp.selectors.runbooks import runbook_get
-
-    runbook = runbook_get(params["slug"])
+    # As written: whether the other runbook's checks and actions are valid is shown on its own page.
+    runbook = runbook_load(params["slug"])
     if runbook is None:
         return ActionLink(_label(params, params["slug"]), "", allowed=False, reason="There is no such runbook.")
     return ActionLink(_label(params, f"Open runbook {runbook.number}: {runbook.title}"), runbook_url(runbook.slug))

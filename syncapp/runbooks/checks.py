@@ -11,17 +11,20 @@ sensible default. Checks only read: they call selectors, never services.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import QuerySet, Subquery
 
-from syncapp.models import FactOrderList, ItemLink, SyncRun, SyncState
-from syncapp.sync_config import ENVIRONMENTS, ConfigError, config_problems, get_sync_config
-
-EXPECT = re.compile(r"^(?:(?P<word>any|all)|(?P<op>>=|<=|>|<|=)?(?P<n>\d+))$")
-CLAIMABLE = ("INSERT", "UPDATE")
+from syncapp.domain.states import CLAIMABLE_ACTIONS, State
+from syncapp.models import FactOrderList, ItemLink, SyncRun
+from syncapp.runbooks.params import expectation_met, expectation_text, params_describe, params_scope
+from syncapp.selectors.delta_tables import delta_tables_inspect
+from syncapp.selectors.environments import active_environment_name
+from syncapp.selectors.preflight import preflight_checks
+from syncapp.selectors.runbooks import latest_real_run
+from syncapp.selectors.runs import active_run_for, worker_health
+from syncapp.sync_config import ConfigError, config_problems, get_sync_config
 
 
 @dataclass(frozen=True)
@@ -42,116 +45,33 @@ class CheckDef:
     slow: bool = False  # talks to monday: loaded after the page, not while it renders
 
 
-# --- parameters -------------------------------------------------------------------------------------------
-
-CANCELLED_VALUES = ("hide", "only")
+# --- helpers -----------------------------------------------------------------------------------------------
 
 
-def _valid_po(value: str) -> bool:
-    return bool(value) and all(part.strip() for part in value.split(","))
-
-
-# Every parameter a check or an action may take, and what makes its value valid.
-PARAMS: dict[str, tuple[Callable[[str], bool], str]] = {
-    "customer": (bool, "a customer name, e.g. customer=GREYSON (quote names with spaces)"),
-    "po": (_valid_po, "one PO number or several separated by commas, e.g. po=4755"),
-    "env": (lambda v: v in ENVIRONMENTS, f"one of {', '.join(ENVIRONMENTS)}"),
-    "expect": (lambda v: bool(EXPECT.match(v)), "0, >0, >=N, <=N, <N, N, all or any"),
-    "state": (lambda v: v in SyncState.values, f"one of {', '.join(SyncState.values)}"),
-    "cancelled": (lambda v: v in CANCELLED_VALUES, "hide or only"),
-    "season": (bool, "a season, e.g. season=2026 FALL"),
-    "status": (lambda v: v in SyncRun.Status.values, f"one of {', '.join(SyncRun.Status.values)}"),
-    "kind": (lambda v: v in SyncRun.Kind.values, f"one of {', '.join(SyncRun.Kind.values)}"),
-    "action": (lambda v: bool(re.fullmatch(r"[a-z_]+", v)), "an audit action, e.g. action=mark_pending"),
-    "slug": (lambda v: bool(re.fullmatch(r"[0-9a-z-]+", v)), "a runbook file name without .md"),
-    "label": (bool, "the button's text"),
-}
-
-
-def param_problems(params: dict[str, str], allowed: tuple[str, ...], required: tuple[str, ...]) -> list[str]:
-    problems = []
-    for name in required:
-        if name not in params:
-            problems.append(f"needs {name}= ({PARAMS[name][1]})")
-    for name, value in params.items():
-        if name not in allowed:
-            problems.append(f"takes no {name}= (it takes: {', '.join(allowed) or 'nothing'})")
-        elif not PARAMS[name][0](value):
-            problems.append(f"{name}={value!r} is not valid: {PARAMS[name][1]}")
-    return problems
-
-
-def expectation_met(expect: str, value: int, total: int | None = None) -> bool:
-    match = EXPECT.match(expect)
-    if match is None:
-        raise ValueError(f"invalid expectation {expect!r}")
-    if match["word"] == "any":
-        return True
-    if match["word"] == "all":
-        return total is not None and total > 0 and value == total
-    n, op = int(match["n"]), match["op"] or "="
-    return {"=": value == n, ">": value > n, ">=": value >= n, "<": value < n, "<=": value <= n}[op]
-
-
-def expectation_text(expect: str) -> str:
-    match = EXPECT.match(expect)
-    if match is None or match["word"] == "any":
-        return ""
-    if match["word"] == "all":
-        return "all of them"
-    op = {"=": "", ">": "more than ", ">=": "at least ", "<": "fewer than ", "<=": "at most "}[match["op"] or "="]
-    return f"{op}{match['n']}"
-
-
-# --- scopes ----------------------------------------------------------------------------------------------
-
-
-def scope_pos(params: dict[str, str]) -> list[str]:
-    return [p.strip() for p in params.get("po", "").split(",") if p.strip()]
-
-
-def describe(params: dict[str, str]) -> str:
-    """The scope in words: "GREYSON PO 4755", "PO 4755", "GREYSON", or "" for every order line."""
-    parts = []
-    if params.get("customer"):
-        parts.append(params["customer"])
-    pos = scope_pos(params)
-    if pos:
-        parts.append(f"PO {', '.join(pos)}")
-    if params.get("cancelled") == "only":
-        parts.append("(cancelled lines)")
-    elif params.get("cancelled") == "hide":
-        parts.append("(not cancelled)")
-    return " ".join(parts)
-
-
-def _scope_q(params: dict[str, str]) -> Q:
-    condition = Q()
-    if params.get("customer"):
-        condition &= Q(customer_name__iexact=params["customer"])
-    pos = scope_pos(params)
-    if pos:
-        condition &= Q(po_number__in=pos)
-    return condition
-
-
-def _lines(params: dict[str, str]) -> QuerySet[FactOrderList]:
-    lines = FactOrderList.objects.filter(_scope_q(params))
+def _lines(params: dict[str, str], base: QuerySet[FactOrderList] | None = None) -> list[QuerySet[FactOrderList]]:
+    """The scope's order lines (with `cancelled=` applied), as one queryset per chunk of POs."""
+    lines = FactOrderList.objects.all() if base is None else base
     if params.get("cancelled") == "only":
         lines = lines.filter(order_type__iexact="CANCELLED")
     elif params.get("cancelled") == "hide":
         lines = lines.exclude(order_type__iexact="CANCELLED")
-    return lines
+    return params_scope(params).querysets(lines)
+
+
+def _count(querysets: list[QuerySet]) -> int:
+    return sum(queryset.count() for queryset in querysets)
+
+
+def _pending() -> QuerySet[FactOrderList]:
+    return FactOrderList.objects.filter(sync_state=State.PENDING, action_type__in=CLAIMABLE_ACTIONS)
 
 
 def _for(params: dict[str, str]) -> str:
-    what = describe(params)
+    what = params_describe(params)
     return f" for {what}" if what else ""
 
 
 def _environment(params: dict[str, str]) -> str:
-    from syncapp.selectors.environments import active_environment_name
-
     return params.get("env") or active_environment_name()
 
 
@@ -162,46 +82,47 @@ def _counted(params: dict[str, str], default: str, value: int, text: str, total:
     return CheckOutcome(ok, text, "" if ok or not wanted else f"expected {wanted}")
 
 
+def _linked(environment: str) -> Subquery:
+    return Subquery(ItemLink.objects.filter(environment=environment).values("record_uuid"))
+
+
 # --- the checks ------------------------------------------------------------------------------------------
 
 
 def _pending_rows(params: dict[str, str]) -> CheckOutcome:
-    n = _lines(params).filter(sync_state="PENDING", action_type__in=CLAIMABLE).count()
+    n = _count(_lines(params, _pending()))
     return _counted(params, ">0", n, f"pending order lines{_for(params)}: {n}")
 
 
 def _other_pending_rows(params: dict[str, str]) -> CheckOutcome:
-    n = FactOrderList.objects.filter(sync_state="PENDING", action_type__in=CLAIMABLE).exclude(_scope_q(params)).count()
-    return _counted(params, "0", n, f"pending order lines outside {describe(params)}: {n}")
+    # Everything pending minus the scope's pending lines: the scope comes in PO chunks, which a single
+    # exclude() could not express.
+    n = _pending().count() - _count(params_scope(params).querysets(_pending()))
+    return _counted(params, "0", n, f"pending order lines outside {params_describe(params)}: {n}")
 
 
 def _error_rows(params: dict[str, str]) -> CheckOutcome:
-    n = _lines(params).filter(sync_state="ERROR").count()
+    n = _count(_lines(params, FactOrderList.objects.filter(sync_state=State.ERROR)))
     return _counted(params, "0", n, f"order lines in ERROR{_for(params)}: {n}")
-
-
-def _linked(environment: str) -> Subquery:
-    return Subquery(ItemLink.objects.filter(environment=environment).values("record_uuid"))
 
 
 def _synced_rows(params: dict[str, str]) -> CheckOutcome:
     environment = _environment(params)
     lines = _lines(params)
-    total = lines.count()
-    n = lines.filter(sync_state="SYNCED", record_uuid__in=_linked(environment)).count()
-    of = f" of {describe(params)}" if describe(params) else ""
+    total = _count(lines)
+    n = _count([q.filter(sync_state=State.SYNCED, record_uuid__in=_linked(environment)) for q in lines])
+    what = params_describe(params)
+    of = f" of {what}" if what else ""
     return _counted(params, "all", n, f"order lines{of} synced to {environment}: {n} of {total}", total)
 
 
 def _items_linked(params: dict[str, str]) -> CheckOutcome:
     environment = _environment(params)
-    n = _lines(params).filter(record_uuid__in=_linked(environment)).count()
+    n = _count([q.filter(record_uuid__in=_linked(environment)) for q in _lines(params)])
     return _counted(params, ">0", n, f"items on the {environment} board{_for(params)}: {n}")
 
 
 def _worker_alive(params: dict[str, str]) -> CheckOutcome:
-    from syncapp.selectors.runs import worker_health
-
     health = worker_health()
     waiting = f"; runs queued for over a minute: {health.stuck_runs}" if health.stuck_runs else ""
     if health.error:
@@ -229,16 +150,12 @@ def _token_configured(params: dict[str, str]) -> CheckOutcome:
 
 
 def _active_environment(params: dict[str, str]) -> CheckOutcome:
-    from syncapp.selectors.environments import active_environment_name
-
     active = active_environment_name()
     ok = active == params["env"]
     return CheckOutcome(ok, f"active environment: {active}", "" if ok else f"expected {params['env']}")
 
 
 def _no_active_run(params: dict[str, str]) -> CheckOutcome:
-    from syncapp.selectors.runs import active_run_for
-
     environment = _environment(params)
     run = active_run_for(environment)
     if run is None:
@@ -247,10 +164,8 @@ def _no_active_run(params: dict[str, str]) -> CheckOutcome:
 
 
 def _latest_run(params: dict[str, str]) -> CheckOutcome:
-    from syncapp.selectors.runbooks import latest_real_run
-
     environment = _environment(params)
-    run = latest_real_run(environment=environment, customer=params.get("customer", ""), pos=scope_pos(params))
+    run = latest_real_run(environment=environment, scope=params_scope(params))
     if run is None:
         return CheckOutcome(False, f"latest {environment} run{_for(params)}: none yet")
     rate = "" if run.success_rate is None else f", {run.success_rate:g}% synced"
@@ -275,18 +190,13 @@ def _latest_rollback(params: dict[str, str]) -> CheckOutcome:
 
 
 def _preflight(params: dict[str, str]) -> CheckOutcome:
-    from syncapp.services.preflight import preflight_checks
-
-    scope = {k: v for k, v in (("customer", params.get("customer")), ("pos", scope_pos(params))) if v}
-    results = preflight_checks(environment=params["env"], scope=scope)
+    results = preflight_checks(environment=params["env"], scope=params_scope(params))
     red = [r for r in results if not r.ok]
     text = f"preflight for {params['env']}: {len(results) - len(red)} of {len(results)} checks green"
     return CheckOutcome(not red, text, "; ".join(f"{r.name}: {r.fix}" for r in red))
 
 
 def _delta_tables_gone(params: dict[str, str]) -> CheckOutcome:
-    from syncapp.services.delta_cleanup import delta_tables_inspect
-
     present = [t for t in delta_tables_inspect() if t.exists]
     names = ", ".join(t.table for t in present)
     return CheckOutcome(
