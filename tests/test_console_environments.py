@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from syncapp.models import AuditEntry, ConsoleSettings
+from syncapp.models import ApiCall, AuditEntry, ConsoleSettings
 from syncapp.selectors.environments import active_environment_name
 from syncapp.services.environments import EnvironmentSwitchError, environment_switch
 from tests.sync_helpers import point_at
@@ -83,6 +83,8 @@ def test_it_checks_a_board_against_the_mapping(admin_client_, emulator, settings
     assert check.ok, (check.error, check.problems)
     assert len(check.columns) == 45
     assert "The boards match the mapping" in response.content.decode()
+    calls = ApiCall.objects.filter(environment="development", operation="get_board", run__isnull=True)
+    assert calls.count() == 2, "a board check is logged like every monday call"
 
 
 def test_it_reports_missing_columns_and_type_changes(admin_client_, emulator, settings):

@@ -13,7 +13,7 @@ from django.db import OperationalError, connection
 
 from syncapp import sync_config
 from syncapp.domain.scope import Scope
-from syncapp.models import AuditEntry, FactOrderList
+from syncapp.models import ApiCall, AuditEntry, FactOrderList
 from syncapp.selectors import preflight as preflight_module
 from syncapp.selectors.preflight import preflight_checks
 from tests.sync_helpers import DEV_ITEMS, DEV_SUBITEMS, only_po_pending, point_at, stage_and_merge, sync
@@ -121,6 +121,7 @@ def test_the_board_check_reads_the_live_board(monday):
     result = _check("board", "production")
     _assert_green(result)
     assert "'Customer Master Schedule' (9200517329)" in result.detail
+    assert ApiCall.objects.filter(environment="production", operation="get_board").count() == 2, "logged"
 
 
 def test_the_board_check_is_red_when_a_column_is_gone_or_changed(monday):

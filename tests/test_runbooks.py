@@ -413,6 +413,9 @@ def test_it_checks_the_latest_run_of_a_scope(db):
     assert not check_evaluate("latest_run", {"env": "development"}).ok, "the newest run of any scope failed"
     make_run(dry_run=True)
     assert check_evaluate("latest_run", {**SCOPE, "env": "development"}).ok, "previews do not count"
+    same = check_evaluate("latest_run", {"customer": " greyson", "po": "4755", "env": "development"})
+    assert same.ok and f"run {good.pk}," in same.text, "customer and PO compared without case or outer spaces"
+    assert not check_evaluate("latest_run", {"po": "4755", "env": "development"}).ok, "another selection"
 
 
 def test_it_checks_the_latest_rollback(db):
