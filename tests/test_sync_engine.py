@@ -215,7 +215,10 @@ def test_a_killed_run_is_released_and_the_next_run_finishes_without_duplicates(g
     from django.utils import timezone
 
     from syncapp.engine.sync import SyncEngine
-    from syncapp.services.sync import _execute, runs_release_stale, sync_run_create
+    from syncapp.engine.sync_run import SyncRunExecutor
+    from syncapp.services.runs import runs_release_stale
+    from syncapp.services.sync import sync_run_create
+    from syncapp.sync_config import get_sync_config
 
     original = SyncEngine._write_subitems
 
@@ -228,7 +231,7 @@ def test_a_killed_run_is_released_and_the_next_run_finishes_without_duplicates(g
     run = sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
     SyncRun.objects.filter(pk=run.pk).update(status="running", started_at=timezone.now())
     with pytest.raises(SystemExit):
-        _execute(SyncRun.objects.get(pk=run.pk))
+        SyncRunExecutor(SyncRun.objects.get(pk=run.pk), config=get_sync_config()).execute()
     assert FactOrderList.objects.filter(sync_state="CLAIMED").count() == 7
     assert len(board(greyson, DEV_ITEMS)) == 7
     # Some links were lost with the worker: natural-key recovery must find those items on the board.
