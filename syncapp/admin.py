@@ -31,8 +31,8 @@ from syncapp.models import (
     SyncRun,
     Walkthrough,
 )
-from syncapp.selectors.console import scope_counts, scope_for_keys
 from syncapp.selectors.environments import active_environment_name
+from syncapp.selectors.orders import scope_counts, scope_for_keys
 from syncapp.services.orders import COMPLETED, PENDING, orders_mark
 
 admin.site.site_header = "orderops administration"

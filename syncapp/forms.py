@@ -10,7 +10,7 @@ from syncapp.domain.scope import Scope, ScopeError
 from syncapp.models import SyncRun, SyncState
 from syncapp.models.sync import Environment
 from syncapp.selectors.audit import AuditFilters
-from syncapp.selectors.console import CANCELLED_CHOICES, SORT_LABELS, OrderFilters
+from syncapp.selectors.orders import CANCELLED_CHOICES, SORT_LABELS, OrderFilters
 from syncapp.selectors.runs import RunFilters
 
 MAX_SELECTED_KEYS = 5000

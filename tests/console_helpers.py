@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from syncapp.models import ConsoleSettings, FactOrderList, RowResult, SyncRun
-from syncapp.selectors.console import po_key_value
+from syncapp.selectors.orders import po_key_value
 
 DEV_BOARD, DEV_SUBITEMS = 9609317401, 9609317948
 PROD_BOARD, PROD_SUBITEMS = 9200517329, 9200771505

@@ -7,8 +7,9 @@ import json
 import pytest
 from django.urls import reverse
 
+from syncapp.domain.scope import Scope
 from syncapp.models import AuditEntry, FactOrderList, OrderLine
-from syncapp.selectors.console import OrderFilters, po_page, scope_for_filters, scope_for_keys
+from syncapp.selectors.orders import OrderFilters, po_page, scope_for_filters, scope_for_keys
 from tests.console_helpers import add_result, key, make_run, orders, set_line
 
 pytestmark = pytest.mark.django_db
@@ -175,21 +176,22 @@ def test_it_answers_404_for_an_unknown_po(ops_client, data):
 
 
 def test_it_scopes_a_selection_of_one_customer_by_customer_and_pos(data):
-    assert scope_for_keys([("GREYSON", "4755")]) == {"customer": "GREYSON", "pos": ["4755"]}
+    assert scope_for_keys([("GREYSON", "4755")]) == Scope(customer="GREYSON", pos=("4755",))
+    assert scope_for_keys([("GREYSON", "4755"), ("greyson", " 4755")]) == Scope(customer="GREYSON", pos=("4755",))
 
 
 def test_it_scopes_shared_po_numbers_to_the_selected_lines_only(data):
     other = FactOrderList.objects.exclude(customer_name="GREYSON").first()
     FactOrderList.objects.filter(pk=other.pk).update(po_number="4755")
     scope = scope_for_keys([("GREYSON", "4755"), (other.customer_name, "9999999")])
-    assert str(other.record_uuid) not in scope["record_uuids"]
-    assert len(scope["record_uuids"]) == 7
+    assert str(other.record_uuid) not in scope.record_uuids
+    assert len(scope.record_uuids) == 7
 
 
 def test_it_scopes_all_pos_matching_a_filter(data):
     FactOrderList.objects.filter(po_number="4755").update(sync_state="ERROR")
-    assert scope_for_filters(OrderFilters(state="ERROR")) == {"customer": "GREYSON", "pos": ["4755"]}
-    assert scope_for_filters(OrderFilters(customer="GREYSON")) == {"customer": "GREYSON"}
+    assert scope_for_filters(OrderFilters(state="ERROR")) == Scope(customer="GREYSON", pos=("4755",))
+    assert scope_for_filters(OrderFilters(customer="GREYSON")) == Scope(customer="GREYSON")
     assert scope_for_filters(OrderFilters(state="CLAIMED")) is None
 
 

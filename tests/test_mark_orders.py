@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
+from syncapp.domain.scope import Scope
 from syncapp.models import AuditEntry, FactOrderList, ItemLink, OrderLine
 from syncapp.services.orders import orders_mark
 
@@ -44,7 +45,7 @@ def test_it_chooses_insert_or_update_by_the_item_on_the_active_board(merged):
     ItemLink.objects.create(
         environment="production", board_id=9200517329, record_uuid=rows[1].record_uuid, monday_item_id=222
     )
-    report = orders_mark(state="pending", scope={"pos": ["4755"]}, environment="development")
+    report = orders_mark(state="pending", scope=Scope.parse(pos=["4755"]), environment="development")
     assert (report.updates, report.inserts) == (1, 6)
     assert FactOrderList.objects.get(pk=rows[0].pk).action_type == "UPDATE"
     assert FactOrderList.objects.get(pk=rows[1].pk).action_type == "INSERT", (
@@ -55,22 +56,22 @@ def test_it_chooses_insert_or_update_by_the_item_on_the_active_board(merged):
 def test_it_leaves_rows_claimed_by_a_running_sync_alone(merged):
     row = FactOrderList.objects.filter(po_number="4755").first()
     FactOrderList.objects.filter(pk=row.pk).update(sync_state="CLAIMED", api_status="CLAIMED 3")
-    report = orders_mark(state="completed", scope={"pos": ["4755"]})
+    report = orders_mark(state="completed", scope=Scope.parse(pos=["4755"]))
     assert report.completed == 6 and report.skipped_claimed == 1
     assert FactOrderList.objects.get(pk=row.pk).sync_state == "CLAIMED"
 
 
 def test_it_audits_every_marking(merged):
-    orders_mark(state="completed", scope={"customer": "greyson"}, via="cli")
+    orders_mark(state="completed", scope=Scope.parse(customer="greyson"), via="cli")
     entry = AuditEntry.objects.first()
     assert entry.action == "mark_completed" and entry.via == "cli" and "COMPLETED" in entry.summary
 
 
 def test_it_accepts_ten_thousand_pos_and_odd_characters(merged):
     pos = [f"PO-{n}'; DROP TABLE x;--" for n in range(10_000)] + ["4755"]
-    report = orders_mark(state="completed", scope={"pos": pos})
+    report = orders_mark(state="completed", scope=Scope.parse(pos=pos))
     assert report.completed == 7
-    report = orders_mark(state="pending", scope={"pos": pos}, invert=True)
+    report = orders_mark(state="pending", scope=Scope.parse(pos=pos), invert=True)
     assert report.inserts == 113
 
 

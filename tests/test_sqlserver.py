@@ -15,10 +15,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from syncapp.domain.scope import Scope
 from syncapp.engine.claims import rows_claim, rows_release
 from syncapp.models import FactOrderList, ItemLink, OrderLine
 from syncapp.order_tables import FACT_TABLE, LINES_TABLE, ORDER_TABLES, STAGING_TABLE, discover_size_columns
-from syncapp.selectors.console import scope_counts, scope_for_keys
+from syncapp.selectors.orders import scope_counts, scope_for_keys
 from syncapp.selectors.sync import pending_record_uuids
 from syncapp.services.orders import orders_mark
 from syncapp.services.rollback import rollback_run_create, rollback_run_execute
@@ -172,13 +173,13 @@ def test_it_marks_orders_by_customer_po_inversion_and_environment(orders):
 
 def test_it_keeps_a_selection_over_several_customers_under_2100_parameters(orders):
     keys = sorted(set(FactOrderList.objects.values_list("customer_name", "po_number")))
-    assert len(scope_for_keys(keys)["pos"]) == len({po for _, po in keys})
+    assert len(scope_for_keys(keys).pos) == len({po for _, po in keys})
     real = [str(u) for u in FactOrderList.objects.values_list("record_uuid", flat=True)]
     # A console selection over many customers carries both its POs and its order lines' uuids; each
     # list stays under mssql-django's 2,048 (past which it fills a temp table), together they do not.
     pos = sorted({po for _, po in keys}) + [f"9{n:05d}" for n in range(1000)]
-    scope = {"pos": pos[:1000], "record_uuids": real + [str(uuid.uuid4()) for _ in range(1500)]}
-    assert len(scope["pos"]) + len(scope["record_uuids"]) > 2100
+    scope = Scope.parse(pos=pos[:1000], record_uuids=real + [str(uuid.uuid4()) for _ in range(1500)])
+    assert len(scope.pos) + len(scope.record_uuids) > 2100
     assert scope_counts(scope).lines == 60
     assert len(pending_record_uuids(scope)) == FactOrderList.objects.filter(sync_state="PENDING").count()
     report = orders_mark(state="completed", scope=scope, via="cli")

@@ -10,6 +10,7 @@ from django.core.cache import caches
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from syncapp.domain.scope import SCOPE_KEYS, Scope
 from syncapp.logging import redact
 from syncapp.models import ApiCall, RowResult, SyncRun
 from syncapp.sync_config import get_sync_config
@@ -42,6 +43,12 @@ def runs_matching(filters: RunFilters) -> QuerySet[SyncRun]:
     elif filters.dry_run != "include":
         runs = runs.filter(dry_run=False)
     return runs.order_by("-id")
+
+
+def run_scope(run: SyncRun) -> Scope:
+    """The selection a run was for. A rollback run stores what it undoes (`rollback_of`, `delete`)
+    next to the order lines it touches; those keys are not part of the selection."""
+    return Scope.from_dict({k: v for k, v in (run.scope or {}).items() if k in SCOPE_KEYS})
 
 
 def run_get(run_id: int) -> SyncRun | None:

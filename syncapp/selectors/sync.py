@@ -1,52 +1,34 @@
-"""Reads for the sync: which rows a scope selects."""
+"""Reads for the sync: which order lines a scope selects, in sync order."""
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from collections.abc import Mapping
 
-from syncapp.engine.claims import CLAIMABLE_ACTIONS
+from django.db.models import QuerySet
+
+from syncapp.domain.scope import IN_CHUNK, Scope
+from syncapp.domain.states import CLAIMABLE_ACTIONS, State
 from syncapp.models import FactOrderList
 
-# SQL Server accepts at most 2,100 parameters per statement; large PO lists are queried in chunks.
-IN_CHUNK = 1000
+__all__ = ["IN_CHUNK", "pending_record_uuids", "scope_record_uuids"]
+
+SYNC_ORDER = ("customer_name", "po_number", "aag_order_number")
 
 
-def scope_filter(scope: dict) -> Q:
-    condition = Q()
-    if scope.get("customer"):
-        condition &= Q(customer_name__iexact=scope["customer"].strip())
-    return condition
+def pending_record_uuids(scope: Scope | Mapping) -> list[str]:
+    """PENDING INSERT/UPDATE order lines in scope, ordered by customer, PO and order number, cut to
+    the scope's limit."""
+    if not isinstance(scope, Scope):  # TEMPORARY: a run's stored scope dict, until callers pass a Scope
+        scope = Scope.from_dict(scope)
+    base = FactOrderList.objects.filter(sync_state=State.PENDING, action_type__in=CLAIMABLE_ACTIONS)
+    return scope_record_uuids(scope, base)
 
 
-def pending_record_uuids(scope: dict) -> list[str]:
-    """PENDING INSERT/UPDATE order lines in scope, ordered by customer, PO and order number."""
-    base = FactOrderList.objects.filter(scope_filter(scope), sync_state="PENDING", action_type__in=CLAIMABLE_ACTIONS)
-    return _in_scope(base, scope)
-
-
-def scope_record_uuids(scope: dict, base: QuerySet | None = None) -> list[str]:
-    """Every order line in scope, whatever its state (used by marking and the preview)."""
-    return _in_scope(base if base is not None else FactOrderList.objects.filter(scope_filter(scope)), scope)
-
-
-def _in_scope(base: QuerySet, scope: dict) -> list[str]:
-    order = ("customer_name", "po_number", "aag_order_number")
-    pos = [str(p).strip() for p in scope.get("pos") or [] if str(p).strip()]
-    uuids = [str(u) for u in scope.get("record_uuids") or []]
-    if pos:
-        rows = []
-        for start in range(0, len(pos), IN_CHUNK):
-            rows += base.filter(po_number__in=pos[start : start + IN_CHUNK]).values_list(*order, "record_uuid")
-    elif uuids:
-        rows = []
-        for start in range(0, len(uuids), IN_CHUNK):
-            rows += base.filter(record_uuid__in=uuids[start : start + IN_CHUNK]).values_list(*order, "record_uuid")
-    else:
-        rows = list(base.values_list(*order, "record_uuid"))
+def scope_record_uuids(scope: Scope, base: QuerySet | None = None) -> list[str]:
+    """Every order line in scope (of `base`, by default all order lines, whatever their state), in
+    sync order and cut to the scope's limit."""
+    base = base if base is not None else FactOrderList.objects.all()
+    rows = [row for query in scope.querysets(base) for row in query.values_list(*SYNC_ORDER, "record_uuid")]
     rows.sort(key=lambda r: tuple(v or "" for v in r[:3]))
     result = [str(r[3]) for r in rows]
-    if uuids and pos:
-        wanted = set(uuids)
-        result = [r for r in result if r in wanted]
-    limit = scope.get("limit")
-    return result[:limit] if limit else result
+    return result[: scope.limit] if scope.limit else result

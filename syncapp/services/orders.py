@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q, Subquery
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
+from syncapp.domain.scope import IN_CHUNK, Scope
+from syncapp.domain.states import MARK_COMPLETED, MARK_PENDING, Action, State
+from syncapp.engine.row_states import lines_transition, rows_transition
 from syncapp.models import FactOrderList, ItemLink, OrderLine
 from syncapp.raw_sql import chunks
 from syncapp.selectors.environments import active_environment_name
-from syncapp.selectors.sync import IN_CHUNK
 from syncapp.services.audit import audit_record
 
 PENDING, COMPLETED = "pending", "completed"
@@ -43,44 +46,32 @@ class MarkReport:
         return text
 
 
-def _condition(scope: dict, pos: list[str], uuids: list[str]) -> Q:
-    condition = Q()
-    if scope.get("customer"):
-        condition &= Q(customer_name__iexact=scope["customer"].strip())
-    if pos:
-        condition &= Q(po_number__in=pos)
-    if uuids:
-        condition &= Q(record_uuid__in=uuids)
-    return condition
-
-
-def _selections(scope: dict, invert: bool):
-    """Querysets to update. A small scope is one statement. SQL Server takes at most 2,100
-    parameters per statement, so a longer PO list or uuid list (or both together) is resolved to
-    record uuids chunk by chunk, every pair of chunks being one query, and updated in chunks."""
-    pos = [str(p).strip() for p in scope.get("pos") or [] if str(p).strip()]
-    uuids = [str(u) for u in scope.get("record_uuids") or []]
-    if len(pos) + len(uuids) <= IN_CHUNK:
-        condition = _condition(scope, pos, uuids)
-        yield FactOrderList.objects.exclude(condition) if invert else FactOrderList.objects.filter(condition)
+def _selections(scope: Scope, invert: bool) -> Iterator[QuerySet]:
+    """Querysets to update. A scope of at most a thousand PO numbers and a thousand record uuids
+    is one statement. SQL Server takes at most 2,100 parameters per statement, so a longer scope is
+    one statement per chunk; inverted, it is resolved to the record uuids outside it, updated in
+    chunks."""
+    queries = scope.querysets(FactOrderList.objects.all())
+    if not invert:
+        yield from queries
         return
-    matching: set[str] = set()
-    for pos_chunk in list(chunks(pos, IN_CHUNK)) or [[]]:
-        for uuid_chunk in list(chunks(uuids, IN_CHUNK)) or [[]]:
-            rows = FactOrderList.objects.filter(_condition(scope, list(pos_chunk), list(uuid_chunk)))
-            matching |= {str(u) for u in rows.values_list("record_uuid", flat=True)}
-    if invert:
-        targets = [
-            str(u) for u in FactOrderList.objects.values_list("record_uuid", flat=True) if str(u) not in matching
-        ]
-    else:
-        targets = sorted(matching)
+    if len(queries) == 1:
+        yield FactOrderList.objects.exclude(record_uuid__in=Subquery(queries[0].values("record_uuid")))
+        return
+    matching = {str(u) for query in queries for u in query.values_list("record_uuid", flat=True)}
+    targets = [str(u) for u in FactOrderList.objects.values_list("record_uuid", flat=True) if str(u) not in matching]
     for chunk in chunks(targets, IN_CHUNK):
         yield FactOrderList.objects.filter(record_uuid__in=chunk)
 
 
 def orders_mark(
-    *, state: str, scope: dict, invert: bool = False, actor=None, via: str = "console", environment: str | None = None
+    *,
+    state: str,
+    scope: Scope,
+    invert: bool = False,
+    actor=None,
+    via: str = "console",
+    environment: str | None = None,
 ) -> MarkReport:
     """Set the selected order lines (and their size lines) PENDING or COMPLETED in bulk UPDATEs.
 
@@ -95,32 +86,35 @@ def orders_mark(
     linked = ItemLink.objects.filter(environment=environment).values("record_uuid")
     with transaction.atomic():
         for selection in _selections(scope, invert):
-            report.skipped_claimed += selection.filter(sync_state="CLAIMED").count()
-            rows = selection.exclude(sync_state="CLAIMED")
+            report.skipped_claimed += selection.filter(sync_state=State.CLAIMED).count()
+            # The transitions leave CLAIMED order lines alone; this keeps their size lines alone too.
+            rows = selection.exclude(sync_state=State.CLAIMED)
             if state == PENDING:
                 with_item = rows.filter(record_uuid__in=Subquery(linked))
                 without_item = rows.exclude(record_uuid__in=Subquery(linked))
-                _lines_for(with_item).update(sync_state="PENDING", action_type="UPDATE", updated_at=now)
-                _lines_for(without_item).update(sync_state="PENDING", action_type="INSERT", updated_at=now)
-                report.updates += with_item.update(
-                    sync_state="PENDING", action_type="UPDATE", sync_pending_at=now, updated_at=now
+                lines_transition(_lines_for(with_item), MARK_PENDING, action=Action.UPDATE, updated_at=now)
+                lines_transition(_lines_for(without_item), MARK_PENDING, action=Action.INSERT, updated_at=now)
+                report.updates += rows_transition(
+                    with_item, MARK_PENDING, action=Action.UPDATE, sync_pending_at=now, updated_at=now
                 )
-                report.inserts += without_item.update(
-                    sync_state="PENDING", action_type="INSERT", sync_pending_at=now, updated_at=now
+                report.inserts += rows_transition(
+                    without_item, MARK_PENDING, action=Action.INSERT, sync_pending_at=now, updated_at=now
                 )
             else:
-                _lines_for(rows).update(sync_state="COMPLETED", action_type="NONE", updated_at=now)
-                report.completed += rows.update(sync_state="COMPLETED", action_type="NONE", updated_at=now)
+                lines_transition(_lines_for(rows), MARK_COMPLETED, updated_at=now)
+                report.completed += rows_transition(rows, MARK_COMPLETED, updated_at=now)
+        stored = scope.to_dict()
+        stored.pop("record_uuids", None)
         audit_record(
             actor=actor,
             via=via,
             action=f"mark_{state}",
             environment=environment,
             target_type="orders",
-            target_id=",".join(scope.get("pos") or [])[:100],
+            target_id=",".join(scope.pos)[:100],
             summary=report.summary(),
             details={
-                "scope": {k: v for k, v in scope.items() if k != "record_uuids"},
+                "scope": stored,
                 "invert": invert,
                 "inserts": report.inserts,
                 "updates": report.updates,
@@ -130,5 +124,5 @@ def orders_mark(
     return report
 
 
-def _lines_for(rows):
+def _lines_for(rows: QuerySet) -> QuerySet:
     return OrderLine.objects.filter(record_uuid__in=Subquery(rows.values("record_uuid")))

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from syncapp.permissions import permission_required_403
-from syncapp.selectors.console import active_runs, pending_by_customer, recent_runs, run_history, state_matrix
+from syncapp.selectors.dashboard import active_runs, pending_by_customer, recent_runs, run_history, state_matrix
 from syncapp.selectors.runs import worker_health
 from syncapp.views.charts import run_chart
 

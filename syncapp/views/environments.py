@@ -10,8 +10,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from syncapp.permissions import can, permission_required_403
 from syncapp.selectors.boards import board_check
-from syncapp.selectors.console import console_settings_row, monday_board_url
-from syncapp.selectors.environments import active_environment_name, uses_emulator
+from syncapp.selectors.environments import (
+    active_environment_name,
+    console_settings_row,
+    monday_board_url,
+    uses_emulator,
+)
 from syncapp.services.environments import EnvironmentSwitchError, environment_switch
 from syncapp.sync_config import ENVIRONMENTS, ConfigError, get_sync_config
 

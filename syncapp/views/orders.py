@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,21 +15,15 @@ from django.views.decorators.http import require_GET, require_POST
 from syncapp.domain.scope import Scope
 from syncapp.forms import OrderFilterForm, SelectionError, scope_from_json, scope_to_json, selected_keys
 from syncapp.permissions import can, can_preview, can_sync, forbidden, permission_required_403, sync_permission_for
-from syncapp.selectors.console import (
-    customer_names,
-    po_detail,
-    po_page,
-    scope_counts,
-    scope_for_filters,
-    scope_for_keys,
-)
 from syncapp.selectors.environments import active_environment_name, environment_config
+from syncapp.selectors.orders import customer_names, po_page, scope_counts, scope_for_filters, scope_for_keys
+from syncapp.selectors.po import po_detail
 from syncapp.selectors.runs import active_run_for
 from syncapp.services.confirmation import ProductionConfirmationError
 from syncapp.services.orders import COMPLETED, PENDING, orders_mark
-from syncapp.services.sync import SyncBusyError, SyncRefusedError, describe_scope, sync_run_create, sync_run_execute
+from syncapp.services.sync import SyncBusyError, SyncRefusedError, sync_run_create, sync_run_execute
 from syncapp.sync_config import ConfigError
-from syncapp.views.common import safe_next
+from syncapp.views.common import safe_next, sync_forbidden
 
 # A preview runs inside the request, so it covers at most this many order lines.
 PREVIEW_LIMIT = 500
@@ -67,7 +62,8 @@ def orders_list(request: HttpRequest) -> HttpResponse:
 @permission_required_403("view_console")
 def po_detail_view(request: HttpRequest) -> HttpResponse:
     customer, po = request.GET.get("customer", ""), request.GET.get("po", "")
-    detail = po_detail(customer, po) if customer and po else None
+    scope = Scope.parse(customer=customer, pos=[po])
+    detail = po_detail(scope) if scope.customer and len(scope.pos) == 1 else None
     if detail is None:
         raise Http404("No order lines have this customer and PO number.")
     environment = active_environment_name()
@@ -76,7 +72,7 @@ def po_detail_view(request: HttpRequest) -> HttpResponse:
         "syncapp/po_detail.html",
         {
             "detail": detail,
-            "key": scope_to_json(Scope.from_dict(scope_for_keys([(customer, po)]))),
+            "key": scope_to_json(scope_for_keys([(scope.customer, scope.pos[0])])),
             "environment": environment,
             "can_mark": can(request, "mark_orders"),
             "can_preview": can_preview(request),
@@ -85,11 +81,11 @@ def po_detail_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _scope_from_post(request: HttpRequest) -> dict:
+def _scope_from_post(request: HttpRequest) -> Scope:
     """What the POST selects: a scope carried from a confirmation page, every PO matching the
     filter, or the ticked POs."""
     if request.POST.get("scope"):
-        return scope_from_json(request.POST["scope"]).to_dict()
+        return scope_from_json(request.POST["scope"])
     if request.POST.get("all_matching"):
         scope = scope_for_filters(OrderFilterForm(request.POST).filters())
         if scope is None:
@@ -121,8 +117,8 @@ def orders_mark_view(request: HttpRequest) -> HttpResponse:
             "syncapp/orders_mark_confirm.html",
             {
                 "state": state,
-                "scope_json": scope_to_json(Scope.from_dict(scope)),
-                "scope_text": describe_scope(scope),
+                "scope_json": scope_to_json(scope),
+                "scope_text": scope.describe(),
                 "counts": scope_counts(scope),
                 "environment": environment,
                 "next": safe_next(request),
@@ -143,12 +139,11 @@ def orders_preview(request: HttpRequest) -> HttpResponse:
     except SelectionError as error:
         messages.error(request, str(error))
         return redirect(safe_next(request))
-    scope = {k: v for k, v in scope.items() if k != "limit"}
     environment = active_environment_name()
     try:
         run = sync_run_create(
             environment=environment,
-            scope={**scope, "limit": PREVIEW_LIMIT},
+            scope=replace(scope, limit=PREVIEW_LIMIT),
             dry_run=True,
             actor=request.user,
             via="console",
@@ -175,14 +170,14 @@ def _environment_or_error(request: HttpRequest, environment: str):
 def sync_confirm(request: HttpRequest) -> HttpResponse:
     """What a sync of the selection will do, and the button (for production, the typed board)."""
     environment = active_environment_name()
-    if not can_sync(request, environment):
-        return forbidden(request, sync_permission_for(environment))
+    if denied := sync_forbidden(request, environment):
+        return denied
     try:
-        scope = _scope_from_post(request)
+        # The sync takes the whole selection: a limit carried from a preview is dropped.
+        scope = replace(_scope_from_post(request), limit=None)
     except SelectionError as error:
         messages.error(request, str(error))
         return redirect(safe_next(request))
-    scope = {k: v for k, v in scope.items() if k != "limit"}
     env, error_page = _environment_or_error(request, environment)
     if error_page:
         return error_page
@@ -195,8 +190,8 @@ def sync_confirm(request: HttpRequest) -> HttpResponse:
         "syncapp/sync_confirm.html",
         {
             "env": env,
-            "scope_json": scope_to_json(Scope.from_dict(scope)),
-            "scope_text": describe_scope(scope),
+            "scope_json": scope_to_json(scope),
+            "scope_text": scope.describe(),
             "counts": scope_counts(scope),
             "active_run": active_run_for(environment),
             "token": token,
@@ -209,8 +204,8 @@ def sync_confirm(request: HttpRequest) -> HttpResponse:
 @permission_required_403("view_console")
 def sync_start(request: HttpRequest) -> HttpResponse:
     environment = active_environment_name()
-    if not can_sync(request, environment):
-        return forbidden(request, sync_permission_for(environment))
+    if denied := sync_forbidden(request, environment):
+        return denied
     if request.POST.get("environment") != environment:
         return _refused(
             request,
@@ -228,7 +223,7 @@ def sync_start(request: HttpRequest) -> HttpResponse:
         messages.info(request, f"This sync was already started as run {tokens[token]}; here it is.")
         return redirect("run_detail", run_id=tokens[token])
     try:
-        scope = scope_from_json(request.POST.get("scope", "")).to_dict()
+        scope = scope_from_json(request.POST.get("scope", ""))
         run = sync_run_create(
             environment=environment,
             scope=scope,
@@ -245,7 +240,7 @@ def sync_start(request: HttpRequest) -> HttpResponse:
         return _refused(request, str(error))
     tokens[token] = run.pk
     request.session["sync_tokens"] = tokens
-    messages.success(request, f"Run {run.pk} is queued: {describe_scope(scope)} to {env.describe()}.")
+    messages.success(request, f"Run {run.pk} is queued: {scope.describe()} to {env.describe()}.")
     return redirect(reverse("run_detail", kwargs={"run_id": run.pk}))
 
 

@@ -4,26 +4,19 @@ rollback itself, recorded and queued like a sync. Production needs the board's n
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from syncapp.models import SyncRun
-from syncapp.permissions import can_sync, forbidden, permission_required_403, sync_permission_for
-from syncapp.selectors.runs import run_get
+from syncapp.permissions import permission_required_403
 from syncapp.services.rollback import rollback_plan, rollback_run_create
 from syncapp.services.sync import SyncBusyError, SyncRefusedError
 from syncapp.sync_config import ConfigError
+from syncapp.views.common import run_or_404, sync_forbidden
 
 PLAN_LINES_SHOWN = 200
-
-
-def _run_or_404(run_id: int) -> SyncRun:
-    run = run_get(run_id)
-    if run is None:
-        raise Http404("There is no run with this number.")
-    return run
+WRITES_TO_THE_BOARD = "Rolling back writes to the board."
 
 
 def _delete(request: HttpRequest) -> bool:
@@ -34,9 +27,9 @@ def _delete(request: HttpRequest) -> bool:
 @permission_required_403("view_console")
 def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
     """What the run did on the board and what rolling it back would do. Changes nothing."""
-    run = _run_or_404(run_id)
-    if not can_sync(request, run.environment):
-        return forbidden(request, sync_permission_for(run.environment), "Rolling back writes to the board.")
+    run = run_or_404(run_id)
+    if denied := sync_forbidden(request, run.environment, WRITES_TO_THE_BOARD):
+        return denied
     delete = _delete(request)
     plan = rollback_plan(run_id=run.pk, delete=delete)
     steps = [step.describe(delete=delete) for step in plan.steps]
@@ -60,9 +53,9 @@ def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_POST
 @permission_required_403("view_console")
 def run_rollback_start(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = _run_or_404(run_id)
-    if not can_sync(request, run.environment):
-        return forbidden(request, sync_permission_for(run.environment), "Rolling back writes to the board.")
+    run = run_or_404(run_id)
+    if denied := sync_forbidden(request, run.environment, WRITES_TO_THE_BOARD):
+        return denied
     delete = _delete(request)
     try:
         rollback = rollback_run_create(

@@ -2,52 +2,39 @@
 
 from __future__ import annotations
 
-import csv
 import json
+from dataclasses import replace
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from syncapp.domain.scope import Scope
 from syncapp.forms import RunFilterForm, scope_to_json
 from syncapp.models import RowResult, SyncRun
-from syncapp.permissions import can_sync, forbidden, permission_required_403, sync_permission_for
+from syncapp.permissions import can_sync, permission_required_403, sync_permission_for
 from syncapp.selectors.environments import active_environment_name, environment_config
 from syncapp.selectors.runs import (
     api_call_bodies,
     plan_summary,
     run_api_calls,
     run_children,
-    run_get,
     run_outcome_counts,
     run_results,
+    run_scope,
     runs_matching,
 )
 from syncapp.services.confirmation import ProductionConfirmationError
-from syncapp.services.sync import (
-    SyncBusyError,
-    SyncRefusedError,
-    describe_scope,
-    sync_run_cancel,
-    sync_run_retry_failed,
-)
+from syncapp.services.sync import SyncBusyError, SyncRefusedError, sync_run_cancel, sync_run_retry_failed
 from syncapp.sync_config import ConfigError
+from syncapp.views.common import run_or_404, sync_forbidden
+from syncapp.views.csv_export import csv_response
 
 RUNS_PER_PAGE = 50
 RESULTS_PER_PAGE = 100
 PLAN_ROWS_PER_PAGE = 50
 API_CALLS_PER_PAGE = 50
-PREVIEW_LIMIT_KEY = "limit"
-
-
-def _run_or_404(run_id: int) -> SyncRun:
-    run = run_get(run_id)
-    if run is None:
-        raise Http404("There is no run with this number.")
-    return run
 
 
 @require_GET
@@ -74,15 +61,16 @@ def _results_context(request: HttpRequest, run: SyncRun) -> dict:
 @require_GET
 @permission_required_403("view_console")
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = _run_or_404(run_id)
+    run = run_or_404(run_id)
     try:
         env = environment_config(run.environment)
     except ConfigError:
         env = None
+    scope = run_scope(run)
     context = {
         "run": run,
         "env": env,
-        "scope_text": describe_scope(run.scope or {}),
+        "scope_text": scope.describe(),
         "children": run_children(run),
         "can_act": can_sync(request, run.environment),
         "sync_permission": sync_permission_for(run.environment),
@@ -92,11 +80,9 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         context["plan"] = plan
         context["plan_page"] = Paginator(plan.rows, PLAN_ROWS_PER_PAGE).get_page(request.GET.get("page") or 1)
         # The console adds a row limit to keep previews quick; the sync itself takes the whole selection.
-        limit = (run.scope or {}).get(PREVIEW_LIMIT_KEY)
-        console_limit = run.requested_via == "console" and limit is not None
-        scope = {k: v for k, v in (run.scope or {}).items() if not (k == PREVIEW_LIMIT_KEY and console_limit)}
-        context["sync_scope_json"] = scope_to_json(Scope.from_dict(scope))
-        context["preview_truncated"] = console_limit and len(plan.rows) >= limit
+        console_limit = run.requested_via == "console" and scope.limit is not None
+        context["sync_scope_json"] = scope_to_json(replace(scope, limit=None) if console_limit else scope)
+        context["preview_truncated"] = console_limit and len(plan.rows) >= scope.limit
         context["can_sync_active"] = can_sync(request, active_environment_name())
     else:
         context.update(_results_context(request, run))
@@ -108,7 +94,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The progress block, polled by htmx while the run is active. Once the run has ended the block
     comes back without its polling trigger, and HX-Trigger tells the page to load the results."""
-    run = _run_or_404(run_id)
+    run = run_or_404(run_id)
     response = render(request, "syncapp/partials/run_progress.html", {"run": run})
     if not run.is_active:
         response["HX-Trigger"] = json.dumps({"runFinished": {"run": run.pk, "status": run.status}})
@@ -118,23 +104,8 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_GET
 @permission_required_403("view_console")
 def run_results_partial(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = _run_or_404(run_id)
+    run = run_or_404(run_id)
     return render(request, "syncapp/partials/run_results.html", _results_context(request, run))
-
-
-# Spreadsheet programs run cells that start with these as formulas; order data is not trusted.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return "" if value is None else value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 CSV_COLUMNS = (
@@ -156,26 +127,22 @@ CSV_COLUMNS = (
 @require_GET
 @permission_required_403("view_console")
 def run_results_csv(request: HttpRequest, run_id: int) -> StreamingHttpResponse:
-    run = _run_or_404(run_id)
+    run = run_or_404(run_id)
     outcome = request.GET.get("outcome", "")
-    results = run_results(run, outcome=outcome if outcome in RowResult.Outcome.values else "")
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(CSV_COLUMNS)
-        for values in results.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
-            yield writer.writerow([_csv_cell(v) for v in values])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    outcome = outcome if outcome in RowResult.Outcome.values else ""
+    results = run_results(run, outcome=outcome)
     suffix = f"-{outcome}" if outcome else ""
-    response["Content-Disposition"] = f'attachment; filename="orderops-run-{run.pk}{suffix}.csv"'
-    return response
+    return csv_response(
+        f"orderops-run-{run.pk}{suffix}.csv",
+        CSV_COLUMNS,
+        results.values_list(*CSV_COLUMNS).iterator(chunk_size=2000),
+    )
 
 
 @require_GET
 @permission_required_403("view_console")
 def run_api_calls_view(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = _run_or_404(run_id)
+    run = run_or_404(run_id)
     page = Paginator(run_api_calls(run), API_CALLS_PER_PAGE).get_page(request.GET.get("page") or 1)
     calls = [(call, *api_call_bodies(call)) for call in page.object_list]
     return render(request, "syncapp/run_api_calls.html", {"run": run, "page": page, "calls": calls})
@@ -184,9 +151,9 @@ def run_api_calls_view(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_POST
 @permission_required_403("view_console")
 def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = _run_or_404(run_id)
-    if not can_sync(request, run.environment):
-        return forbidden(request, sync_permission_for(run.environment))
+    run = run_or_404(run_id)
+    if denied := sync_forbidden(request, run.environment):
+        return denied
     try:
         sync_run_cancel(run_id=run.pk, actor=request.user, via="console")
     except SyncRefusedError as error:
@@ -200,9 +167,9 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
 @permission_required_403("view_console")
 def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
     """A new run, linked to this one, for the rows that failed here."""
-    run = _run_or_404(run_id)
-    if not can_sync(request, run.environment):
-        return forbidden(request, sync_permission_for(run.environment))
+    run = run_or_404(run_id)
+    if denied := sync_forbidden(request, run.environment):
+        return denied
     try:
         retry = sync_run_retry_failed(
             run_id=run.pk, actor=request.user, via="console", confirm_text=request.POST.get("confirm_board", "")

@@ -1,10 +1,16 @@
+"""mark_orders: set order lines PENDING or COMPLETED by customer and PO, the safe replacement for
+hand-written UPDATEs of sync_state."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from syncapp.domain.scope import Scope, ScopeError
 from syncapp.services.orders import orders_mark
-from syncapp.services.sync import SyncRefusedError, normalise_scope
 from syncapp.sync_config import ENVIRONMENTS
+
+# The command-line option each scope field comes from, to name it in an error.
+OPTION_OF = {"customer": "--customer", "pos": "--po"}
 
 
 class Command(BaseCommand):
@@ -26,10 +32,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, state, customer, po, invert, env, **options):
         try:
-            scope = normalise_scope(customer=customer, pos=po)
-        except SyncRefusedError as error:
-            raise CommandError(str(error)) from error
-        if invert and not scope:
+            scope = Scope.parse(customer=customer, pos=po)
+        except ScopeError as error:
+            option = OPTION_OF.get(error.field, error.field)
+            raise CommandError(f"{option}: {error}", returncode=2) from error
+        if invert and scope.is_everything:
             raise CommandError("--invert needs a filter (--customer or --po); without one it would mark nothing.")
         report = orders_mark(state=state, scope=scope, invert=invert, via="cli", environment=env)
         self.stdout.write(report.summary())
