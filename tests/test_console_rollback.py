@@ -103,7 +103,7 @@ def test_it_needs_the_typed_board_to_roll_back_production(production_run, ops_pr
     plan = ops_prod_client.get(_plan_url(production_run)).content.decode()
     assert 'name="confirm_board"' in plan and "PRODUCTION" in plan
     refused = ops_prod_client.post(start, {"confirm_board": "not the board"})
-    assert "Type the board&#x27;s name" in ops_prod_client.get(refused["Location"]).content.decode()
+    assert "type the production board&#x27;s name" in ops_prod_client.get(refused["Location"]).content.decode()
     assert not SyncRun.objects.filter(kind="rollback").exists()
     ops_prod_client.post(start, {"confirm_board": str(PROD_BOARD)})
     assert SyncRun.objects.get(kind="rollback").environment == "production"

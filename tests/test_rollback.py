@@ -7,6 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from syncapp.domain.errors import ProductionConfirmationError
 from syncapp.models import AuditEntry, BoardChange, BoardGroup, FactOrderList, ItemLink, OrderLine, SubitemLink, SyncRun
 from syncapp.monday.client import MondayClient, Mutation
 from syncapp.monday.column_values import restore_value
@@ -263,13 +264,14 @@ def test_production_needs_the_board_name_or_id_typed_and_clears_the_mirrored_ids
     )
     board_name = rollback_plan(run_id=run.pk).board_name
 
-    with pytest.raises(RollbackRefusedError, match="Type the board's name"):
+    # The one production confirmation rule and message, as for sync and retry.
+    with pytest.raises(ProductionConfirmationError, match=r"To roll back run \d+ on production, type the production"):
         rollback_run_create(run_id=run.pk, via="cli")
-    with pytest.raises(RollbackRefusedError, match=str(PROD_ITEMS)):
+    with pytest.raises(ProductionConfirmationError, match=str(PROD_ITEMS)):
         rollback_run_create(run_id=run.pk, via="cli", confirm_text="yes")
     with pytest.raises(SystemExit) as exit_:
         call_command("rollback_run", str(run.pk), "--execute")
-    assert exit_.value.code == 2 and "Type the board's name" in capsys.readouterr().err
+    assert exit_.value.code == 2 and '--confirm "<board name or id>"' in capsys.readouterr().err
     assert not SyncRun.objects.filter(kind="rollback").exists()
     assert len(board(greyson, PROD_ITEMS)) == 7
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from syncapp.domain.states import RESTORED
 from syncapp.engine import mutations as build
 from syncapp.engine.journal import Journal, run_changes, unreverted_record_uuids
-from syncapp.engine.progress import RunProgress, RunStopped, client_stats
+from syncapp.engine.progress import RunProgress, RunStopped, client_stats, stop_reason
 from syncapp.engine.rollback_plan import (
     REMOVE_GROUP,
     REMOVE_ITEM,
@@ -36,6 +36,7 @@ from syncapp.engine.rollback_plan import (
 from syncapp.engine.row_states import lines_transition, rows_transition
 from syncapp.models import BoardGroup, FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink, SyncRun
 from syncapp.monday.client import MondayClient, Mutation, MutationResult
+from syncapp.monday.errors import MondayError
 from syncapp.monday.factory import monday_client
 from syncapp.sync_config import SyncConfig
 
@@ -409,6 +410,14 @@ class RollbackExecutor:
 
     def release(self, *, reason: str) -> None:
         """A rollback claims no rows, so there is nothing to give back when it stops."""
+
+    def stop_message(self, error: Exception) -> str:
+        if isinstance(error, RollbackCancelled):
+            return "the rollback was cancelled"
+        text = stop_reason(error)
+        if isinstance(error, MondayError):
+            return f"{text} What was undone so far is recorded; roll back the run again to finish."
+        return text
 
     def finish_fields(self, *, status: str, counts: dict[str, int]) -> dict:
         """The fields of the finished rollback run (counts: its RowResult outcomes). A completed

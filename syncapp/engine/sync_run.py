@@ -12,6 +12,7 @@ from django.db.models import Count
 from syncapp.domain.scope import Scope
 from syncapp.domain.states import Action
 from syncapp.engine.claims import claim_candidates, rows_claim, rows_release
+from syncapp.engine.progress import stop_reason
 from syncapp.engine.sync import SyncEngine
 from syncapp.models import RowResult, SyncRun
 from syncapp.sync_config import SyncConfig
@@ -90,5 +91,9 @@ class SyncRunExecutor:
                 fields["processed_rows"] = len(self.engine.preview)
         return fields
 
+    def stop_message(self, error: Exception) -> str:
+        return stop_reason(error)
+
     def finish_audit(self, *, status: str, error: str) -> None:
         """Sync runs record their start in the audit log; the finish is the run's own record."""
+        return None

@@ -7,9 +7,9 @@ never through a view alone.
 
 from __future__ import annotations
 
+from syncapp.domain.errors import ProductionConfirmationError
 
-class ProductionConfirmationError(Exception):
-    """A write to the production board was asked for without the board's name or id typed."""
+__all__ = ["ProductionConfirmationError", "production_confirmation_require", "production_confirmed"]
 
 
 def production_confirmed(*, typed: str, board_id: int | str, board_name: str) -> bool:

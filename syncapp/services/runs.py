@@ -8,8 +8,9 @@ refuses what must be refused, hands it to the queue on commit, and runs it by id
 engine's: a `SyncRunExecutor` for syncs and retries, a `RollbackExecutor` for rollbacks; both are
 given the configuration this module read once when the run started.
 
-An executor has `execute()`, `release(reason=...)`, `finish_fields(status=..., counts=...)` and
-`finish_audit(status=..., error=...)`.
+An executor has `execute()`, `release(reason=...)` (rows still claimed go back), `stop_message(error)`
+(why it stopped, in the words its run page shows), `finish_fields(status=..., counts=...)` and
+`finish_audit(status=..., error=...)` (an audit entry to record, or None).
 """
 
 from __future__ import annotations
@@ -22,19 +23,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from syncapp.domain.errors import RunBusyError, RunRefusedError
 from syncapp.engine.claims import rows_release
 from syncapp.engine.progress import RunStopped, stop_reason
-try:  # TEMPORARY while the rollback executor moves into the engine (removed before this lands)
-    from syncapp.engine.rollback import RollbackExecutor
-except ImportError:
-    RollbackExecutor = None
+from syncapp.engine.rollback import RollbackExecutor, finish_audit_entry
 from syncapp.engine.sync_run import SyncRunExecutor
 from syncapp.models import RowResult, SyncRun
 from syncapp.monday.errors import MondayError
 from syncapp.selectors.runs import customer_outcomes
 from syncapp.services.audit import audit_record
 from syncapp.services.confirmation import production_confirmation_require
-from syncapp.sync_config import EnvironmentConfig, SyncConfig, get_sync_config
+from syncapp.sync_config import EnvironmentConfig, get_sync_config
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +42,6 @@ EXECUTORS: dict[str, Callable] = {
     SyncRun.Kind.RETRY: SyncRunExecutor,
     SyncRun.Kind.ROLLBACK: RollbackExecutor,
 }
-
-
-class RunRefusedError(Exception):
-    """The run cannot start (bad scope, missing token, nothing to do, ...); the message says what to do."""
-
-
-class RunBusyError(Exception):
-    """Another run is already writing to this environment's board."""
 
 
 def busy_error(environment: str, label: str, retry: str) -> RunBusyError:
@@ -154,21 +145,21 @@ def run_execute(*, run_id: int, **options) -> SyncRun:
         config = get_sync_config()
         executor = EXECUTORS[run.kind](run, config=config, **options)
         if run.cancel_requested:
-            _finish(run, executor, status=SyncRun.Status.CANCELLED, error="cancelled before it started", config=config)
+            _finish(run, executor, status=SyncRun.Status.CANCELLED, error="cancelled before it started")
         else:
             executor.execute()
-            _finish(run, executor, status=SyncRun.Status.COMPLETED, config=config)
+            _finish(run, executor, status=SyncRun.Status.COMPLETED)
     except (RunStopped, MondayError) as stop:
         status = SyncRun.Status.CANCELLED if isinstance(stop, RunStopped) else SyncRun.Status.FAILED
-        _finish(run, executor, status=status, error=stop_reason(stop))
+        _finish(run, executor, status=status, error=_stop_message(executor, stop))
     except Exception as error:  # the run must end with a status and its rows released, whatever happened
         logger.exception("run %s stopped", run_id)
-        _finish(run, executor, status=SyncRun.Status.FAILED, error=stop_reason(error))
+        _finish(run, executor, status=SyncRun.Status.FAILED, error=_stop_message(executor, error))
     run.refresh_from_db()
     return run
 
 
-def _finish(run: SyncRun, executor, *, status: str, error: str = "", config: SyncConfig | None = None) -> None:
+def _finish(run: SyncRun, executor, *, status: str, error: str = "") -> None:
     """The one place a run ends: rows still claimed are released, counts come from its results."""
     reason = f"the run stopped ({error})" if error else "the run ended."
     if executor is not None:
@@ -189,9 +180,19 @@ def _finish(run: SyncRun, executor, *, status: str, error: str = "", config: Syn
     elif not run.dry_run:
         fields["outcome"] = SyncRun.Outcome.FAILED
     SyncRun.objects.filter(pk=run.pk).update(**fields)
+    run.refresh_from_db()
     if executor is not None:
-        run.refresh_from_db()
-        executor.finish_audit(status=status, error=run.error_message)
+        entry = executor.finish_audit(status=status, error=run.error_message)
+    elif run.kind == SyncRun.Kind.ROLLBACK:  # it could not even be set up; a rollback's end is still audited
+        entry = finish_audit_entry(run, status=status, error=run.error_message, done={})
+    else:
+        entry = None
+    if entry:
+        audit_record(**entry)
+
+
+def _stop_message(executor, error: Exception) -> str:
+    return executor.stop_message(error) if executor is not None else stop_reason(error)
 
 
 def runs_release_stale() -> list[int]:

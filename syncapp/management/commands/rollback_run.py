@@ -4,9 +4,9 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from syncapp.domain.errors import ProductionConfirmationError, RunBusyError, RunRefusedError
 from syncapp.models import SyncRun
 from syncapp.services.rollback import rollback_plan, rollback_run_create, rollback_run_execute, rollback_summary
-from syncapp.services.sync import SyncBusyError, SyncRefusedError
 from syncapp.sync_config import ConfigError
 
 
@@ -46,7 +46,10 @@ class Command(BaseCommand):
             return
         try:
             run = rollback_run_create(run_id=run_id, actor=None, via="cli", delete=delete, confirm_text=confirm)
-        except (SyncRefusedError, SyncBusyError, ConfigError) as error:
+        except ProductionConfirmationError as error:
+            self.stderr.write(f'error: {error} On the command line: --confirm "<board name or id>".')
+            sys.exit(2)
+        except (RunRefusedError, RunBusyError, ConfigError) as error:
             self.stderr.write(f"error: {error}")
             sys.exit(2)
         self.stdout.write(
