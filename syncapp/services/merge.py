@@ -342,12 +342,21 @@ class _Merger:
         # A claimed row keeps its claim; see the module docstring.
         sql = (
             f"UPDATE {q(FACT_TABLE)} SET {set_values}, "  # noqa: S608 - fixed identifiers
-            f"{q('sync_state')} = CASE WHEN {q('sync_state')} = '{State.CLAIMED}' THEN '{State.CLAIMED}' "
-            f"ELSE '{State.PENDING}' END, "
+            f"{q('sync_state')} = CASE WHEN {q('sync_state')} = %s THEN %s ELSE %s END, "
             f"{q('action_type')} = %s, {q('sync_pending_at')} = %s WHERE {q('record_uuid')} = %s"
         )
+        states = (State.CLAIMED.value, State.CLAIMED.value, State.PENDING.value)
         params = [
-            (*values, *[sizes[s] or None for s in self.sizes], digest, self.now, action, self.now, db_uuid(record_uuid))
+            (
+                *values,
+                *[sizes[s] or None for s in self.sizes],
+                digest,
+                self.now,
+                *states,
+                action,
+                self.now,
+                db_uuid(record_uuid),
+            )
             for record_uuid, values, sizes, digest, action, _state in updates
         ]
         with connection.cursor() as cursor:
@@ -412,10 +421,10 @@ class _Merger:
             )
             if updates:
                 cursor.executemany(
-                    f"UPDATE {q(LINES_TABLE)} SET {q('qty')} = %s, {q('sync_state')} = '{State.PENDING}', "  # noqa: S608
-                    f"{q('action_type')} = '{Action.UPDATE}', {q('updated_at')} = %s "
+                    f"UPDATE {q(LINES_TABLE)} SET {q('qty')} = %s, {q('sync_state')} = %s, "  # noqa: S608
+                    f"{q('action_type')} = %s, {q('updated_at')} = %s "
                     f"WHERE {q('record_uuid')} = %s AND {q('size_code')} = %s",
-                    [(qty, self.now, db_uuid(r), s) for r, s, qty in updates],
+                    [(qty, State.PENDING.value, Action.UPDATE.value, self.now, db_uuid(r), s) for r, s, qty in updates],
                 )
 
 
