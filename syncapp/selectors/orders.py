@@ -192,7 +192,8 @@ def po_summaries(keys: list[tuple[str, str]]) -> list[PoSummary]:
     aag_seasons: dict[tuple[str, str], set] = defaultdict(set)
     po_of: dict[str, tuple[str, str]] = {}
     for start in range(0, len(pos), IN_CHUNK):
-        same_pos = values_in("po_number", pos[start : start + IN_CHUNK])
+        chunk = pos[start : start + IN_CHUNK]
+        same_pos = _po_in(FactOrderList, chunk)
         rows = FactOrderList.objects.filter(same_pos).values_list(
             "record_uuid",
             "customer_name",
@@ -228,7 +229,7 @@ def po_summaries(keys: list[tuple[str, str]]) -> list[PoSummary]:
             if po_key:
                 summaries[po_key].sizes += sizes
         for customer, po, environment, last in (
-            RowResult.objects.filter(same_pos, outcome=RowResult.Outcome.SYNCED, run__dry_run=False)
+            RowResult.objects.filter(_po_in(RowResult, chunk), outcome=RowResult.Outcome.SYNCED, run__dry_run=False)
             .values_list("customer_name", "po_number", "run__environment")
             .annotate(last=Max("finished_at"))
             .order_by()
@@ -243,6 +244,19 @@ def po_summaries(keys: list[tuple[str, str]]) -> list[PoSummary]:
         summary.customer_seasons = sorted(customer_seasons[po_key])
         summary.aag_seasons = sorted(aag_seasons[po_key])
     return [summaries[_po_key(customer, po)] for customer, po in keys]
+
+
+def _po_in(model: type[FactOrderList] | type[RowResult], pos: list[str]) -> Q:
+    """`po_number` is one of `pos` under the case rule, in a form the PO index serves.
+
+    UPPER(po_number) IN (...) reads every row of the table; instead the spellings present are read
+    from the PO index alone (an index-only scan) and the rows are then looked up by them. On SQL
+    Server the _CI_ collation compares the column itself, which already uses the index.
+    """
+    if connection.vendor == "microsoft":
+        return values_in("po_number", pos)
+    spellings = model.objects.filter(values_in("po_number", pos)).values("po_number")
+    return Q(po_number__in=Subquery(spellings))
 
 
 def customer_names() -> list[str]:

@@ -72,7 +72,8 @@ def po_detail_view(request: HttpRequest) -> HttpResponse:
         "syncapp/po_detail.html",
         {
             "detail": detail,
-            "key": scope_to_json(scope_for_keys([(scope.customer, scope.pos[0])])),
+            # The page's actions take the PO as the page read it: one customer, one PO, same rule.
+            "key": scope_to_json(scope),
             "environment": environment,
             "can_mark": can(request, "mark_orders"),
             "can_preview": can_preview(request),
