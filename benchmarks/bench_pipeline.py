@@ -37,6 +37,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from syncapp.domain.scope import Scope  # noqa: E402
 from syncapp.models import FactOrderList, SyncRun  # noqa: E402
 from syncapp.services.demo import staging_fill  # noqa: E402
 from syncapp.services.merge import orders_merge  # noqa: E402
@@ -72,7 +73,7 @@ def budget_bound_sync(record_uuids, *, budget: int, window: float) -> dict:
 
     ItemLink.objects.all().delete()
     SubitemLink.objects.all().delete()
-    orders_mark(state="pending", scope={"record_uuids": [str(u) for u in record_uuids]}, via="cli")
+    orders_mark(state="pending", scope=Scope.from_dict({"record_uuids": [str(u) for u in record_uuids]}), via="cli")
     port = free_port()
     emulator = subprocess.Popen(
         [
@@ -93,7 +94,7 @@ def budget_bound_sync(record_uuids, *, budget: int, window: float) -> dict:
     wait_for(f"http://127.0.0.1:{port}/health")
     settings.MONDAY_API_URL = f"http://127.0.0.1:{port}/v2"
     try:
-        run = sync_run_create(environment="development", scope={}, dry_run=False, via="cli", enqueue=False)
+        run = sync_run_create(environment="development", scope=Scope(), dry_run=False, via="cli", enqueue=False)
         start = time.perf_counter()
         run = sync_run_execute(run_id=run.pk)
         elapsed = time.perf_counter() - start
@@ -158,9 +159,9 @@ def main() -> None:
         first = list(
             FactOrderList.objects.order_by("aag_order_number").values_list("record_uuid", flat=True)[: args.sync_orders]
         )
-        orders_mark(state="completed", scope={}, via="cli")
-        orders_mark(state="pending", scope={"record_uuids": [str(u) for u in first]}, via="cli")
-        run = sync_run_create(environment="development", scope={}, dry_run=False, via="cli", enqueue=False)
+        orders_mark(state="completed", scope=Scope(), via="cli")
+        orders_mark(state="pending", scope=Scope.from_dict({"record_uuids": [str(u) for u in first]}), via="cli")
+        run = sync_run_create(environment="development", scope=Scope(), dry_run=False, via="cli", enqueue=False)
         start = time.perf_counter()
         run = sync_run_execute(run_id=run.pk)
         sync_s = time.perf_counter() - start

@@ -68,6 +68,7 @@ from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
 
+from syncapp.domain.scope import Scope  # noqa: E402
 from syncapp.models import SyncRun  # noqa: E402
 from syncapp.roles import OPS  # noqa: E402
 from syncapp.services.demo import staging_fill  # noqa: E402
@@ -234,7 +235,7 @@ def load_round(server: str, args: argparse.Namespace) -> tuple[list[str], bool]:
     try:
         wait_for_http(f"http://127.0.0.1:{EMULATOR_PORT}/health", processes["emulator"], "emulator")
         wait_for_http(f"{CONSOLE}/login/", processes["console"], "console")
-        run = sync_run_create(environment="development", scope={}, dry_run=False, via="cli")  # queued on commit
+        run = sync_run_create(environment="development", scope=Scope(), dry_run=False, via="cli")  # queued on commit
         deadline = time.monotonic() + 120
         while SyncRun.objects.get(pk=run.pk).status == "queued":
             if time.monotonic() > deadline:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.core.management import call_command
 from django.db import connection
 
+from syncapp.domain.scope import Scope
 from syncapp.models import SyncRun
 from syncapp.order_tables import sql_name
 from syncapp.services.sync import sync_run_create, sync_run_execute
@@ -37,7 +38,12 @@ def only_po_pending(po: str = "4755", env: str = "development") -> None:
 def sync(environment: str = "development", **scope) -> SyncRun:
     confirm = PROD_ITEMS if environment == "production" else ""
     run = sync_run_create(
-        environment=environment, scope=scope, dry_run=False, via="cli", enqueue=False, confirm_text=confirm
+        environment=environment,
+        scope=Scope.parse(**scope),
+        dry_run=False,
+        via="cli",
+        enqueue=False,
+        confirm_text=confirm,
     )
     return sync_run_execute(run_id=run.pk)
 

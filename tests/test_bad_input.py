@@ -26,9 +26,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from syncapp.domain.errors import RunRefusedError
+from syncapp.domain.scope import Scope
 from syncapp.models import AuditEntry, FactOrderList, ItemLink, OrderLine, RowResult, SyncRun
 from syncapp.services.merge import MergeError, orders_merge
-from syncapp.services.sync import SyncRefusedError, sync_run_create, sync_run_execute, sync_run_retry_failed
+from syncapp.services.sync import sync_run_create, sync_run_execute, sync_run_retry_failed
 from syncapp.sync_config import ConfigError, get_sync_config
 from tests.board_checks import REAL_CONFIG, assert_consistent, read_board
 from tests.sync_helpers import DEV_ITEMS, group_titles, only_po_pending, point_at, set_staged, stage_and_merge, sync
@@ -104,7 +106,7 @@ def test_a_broken_configuration_stops_the_sync_before_anything_is_sent(
 def test_an_unknown_environment_is_refused_by_the_service_naming_the_known_ones(greyson):
     before = _states()
     with pytest.raises(ConfigError, match=r"unknown environment 'staging'.*use one of: development, production"):
-        sync_run_create(environment="staging", scope={}, dry_run=False, via="console", enqueue=False)
+        sync_run_create(environment="staging", scope=Scope(), dry_run=False, via="console", enqueue=False)
     assert not SyncRun.objects.exists() and not AuditEntry.objects.filter(action__endswith="_start").exists()
     assert _states() == before
 
@@ -117,15 +119,15 @@ def test_a_missing_token_refuses_the_sync_naming_its_variable(greyson, settings,
     variable = f"MONDAY_API_TOKEN_{environment.upper()}"
     setattr(settings, variable, "")
     before = _states()
-    with pytest.raises(SyncRefusedError, match=f"{variable} is not set"):
-        sync_run_create(environment=environment, scope={}, dry_run=False, via="console", enqueue=False)
+    with pytest.raises(RunRefusedError, match=f"{variable} is not set"):
+        sync_run_create(environment=environment, scope=Scope(), dry_run=False, via="console", enqueue=False)
     assert not SyncRun.objects.exists() and not greyson.request_log
     assert _states() == before
 
 
 def test_a_worker_without_the_token_fails_the_run_naming_the_variable_and_releases_the_rows(greyson, settings):
     """The console had the token when the run was queued; the worker's environment lacks it."""
-    run = sync_run_create(environment="development", scope={}, dry_run=False, via="console", enqueue=False)
+    run = sync_run_create(environment="development", scope=Scope(), dry_run=False, via="console", enqueue=False)
     settings.MONDAY_API_TOKEN_DEVELOPMENT = ""
     run = sync_run_execute(run_id=run.pk)
     assert run.status == "failed"

@@ -29,6 +29,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from syncapp.domain.errors import RunBusyError
+from syncapp.domain.scope import Scope
 from syncapp.emulator import server as emulator_server
 from syncapp.engine.claims import claimed_rows
 from syncapp.engine.sync import SyncEngine
@@ -36,7 +38,7 @@ from syncapp.models import ApiCall, FactOrderList, ItemLink, OrderLine, RowResul
 from syncapp.monday import factory
 from syncapp.monday.client import MondayClient, Mutation
 from syncapp.services.merge import orders_merge
-from syncapp.services.sync import SyncBusyError, sync_run_create, sync_run_execute
+from syncapp.services.sync import sync_run_create, sync_run_execute
 from syncapp.sync_config import get_sync_config
 from tests.board_checks import (
     assert_consistent,
@@ -449,14 +451,14 @@ def test_two_syncs_for_one_environment_never_run_together(orders, capsys, monkey
 
     def start():
         barrier.wait()
-        return sync_run_create(environment="development", scope={}, dry_run=False, via="cli", enqueue=False)
+        return sync_run_create(environment="development", scope=Scope(), dry_run=False, via="cli", enqueue=False)
 
     results: list = []
     threads = [_in_thread(start, results, f"starter-{n}") for n in range(2)]
     for thread in threads:
         thread.join(timeout=30)
     created = [r for _, r in results if isinstance(r, SyncRun)]
-    refused = [r for _, r in results if isinstance(r, SyncBusyError)]
+    refused = [r for _, r in results if isinstance(r, RunBusyError)]
     assert len(created) == 1 and len(refused) == 1, results
     run = created[0]
     assert f"run {run.pk} is already writing to the Development board" in str(refused[0])
@@ -473,15 +475,15 @@ def test_two_syncs_for_one_environment_never_run_together(orders, capsys, monkey
     try:
         worker = _in_thread(lambda: sync_run_execute(run_id=run.pk), results, "worker")
         assert paused.wait(timeout=30), "the run never reached its first create"
-        with pytest.raises(SyncBusyError, match=f"run {run.pk} is already writing"):
-            sync_run_create(environment="development", scope={}, dry_run=False, via="cli", enqueue=False)
+        with pytest.raises(RunBusyError, match=f"run {run.pk} is already writing"):
+            sync_run_create(environment="development", scope=Scope(), dry_run=False, via="cli", enqueue=False)
         with pytest.raises(SystemExit) as exit_:
             call_command("sync_orders", "--env", "development")
         assert exit_.value.code == 2 and "already writing" in capsys.readouterr().err
         requests_before = len(orders.request_log)
         again = sync_run_execute(run_id=run.pk)  # a second worker handed the same task does nothing
         seen["again"] = (again.status, len(orders.request_log) - requests_before)
-        dry = sync_run_create(environment="development", scope={}, dry_run=True, via="cli", enqueue=False)
+        dry = sync_run_create(environment="development", scope=Scope(), dry_run=True, via="cli", enqueue=False)
         assert sync_run_execute(run_id=dry.pk).status == "completed", "a dry run may look while a sync writes"
     finally:
         resume.set()

@@ -7,7 +7,8 @@ import json
 import pytest
 from django.core.management import call_command
 
-from syncapp.domain.errors import ProductionConfirmationError
+from syncapp.domain.errors import ProductionConfirmationError, RunBusyError
+from syncapp.domain.scope import Scope
 from syncapp.models import AuditEntry, BoardChange, BoardGroup, FactOrderList, ItemLink, OrderLine, SubitemLink, SyncRun
 from syncapp.monday.client import MondayClient, Mutation
 from syncapp.monday.column_values import restore_value
@@ -18,7 +19,7 @@ from syncapp.services.rollback import (
     rollback_run_create,
     rollback_run_execute,
 )
-from syncapp.services.sync import SyncBusyError, sync_run_create
+from syncapp.services.sync import sync_run_create
 from tests.sync_helpers import (
     AAG_COLUMN,
     DEV_ITEMS,
@@ -305,7 +306,7 @@ def test_the_dry_run_prints_the_plan_and_changes_nothing(greyson, capsys):
 
 
 def test_it_refuses_runs_that_cannot_be_rolled_back(greyson):
-    dry = sync_run_create(environment="development", scope={}, dry_run=True, via="cli", enqueue=False)
+    dry = sync_run_create(environment="development", scope=Scope(), dry_run=True, via="cli", enqueue=False)
     with pytest.raises(RollbackRefusedError, match="dry run"):
         rollback_run_create(run_id=dry.pk, via="cli")
     first = sync("development")
@@ -315,10 +316,10 @@ def test_it_refuses_runs_that_cannot_be_rolled_back(greyson):
     assert later.updated_count == 1
     with pytest.raises(RollbackRefusedError, match=f"later run\\(s\\) {later.pk} changed items"):
         rollback_run_create(run_id=first.pk, via="cli")
-    active = sync_run_create(environment="development", scope={}, dry_run=False, via="cli", enqueue=False)
+    active = sync_run_create(environment="development", scope=Scope(), dry_run=False, via="cli", enqueue=False)
     with pytest.raises(RollbackRefusedError, match="still queued"):
         rollback_run_create(run_id=active.pk, via="cli")
-    with pytest.raises(SyncBusyError, match=f"run {active.pk} is already writing"):
+    with pytest.raises(RunBusyError, match=f"run {active.pk} is already writing"):
         rollback_run_create(run_id=later.pk, via="cli")
     SyncRun.objects.filter(pk=active.pk).update(status="cancelled")
     rollback = _rollback(later.pk)

@@ -24,6 +24,7 @@ from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.models import Success
 from django_q.tasks import async_task
 
+from syncapp.domain.scope import Scope
 from syncapp.models import FactOrderList, SyncRun
 from syncapp.services.orders import orders_mark
 from syncapp.services.sync import sync_run_create
@@ -82,12 +83,11 @@ def test_two_clusters_on_one_redis_broker_sync_both_environments_at_once(emulato
     settings.ORDEROPS_SYNC_CONFIG = config
     stage_and_merge(ORDERS)
     pos = sorted(set(FactOrderList.objects.values_list("po_number", flat=True)))
-    scopes = {"development": {"pos": pos[::2]}, "production": {"pos": pos[1::2]}}
+    scopes = {"development": Scope.parse(pos=pos[::2]), "production": Scope.parse(pos=pos[1::2])}
     orders_mark(state="pending", scope=scopes["production"], environment="production", via="cli")
     rows = {
         env: [
-            str(u)
-            for u in FactOrderList.objects.filter(po_number__in=scope["pos"]).values_list("record_uuid", flat=True)
+            str(u) for u in FactOrderList.objects.filter(po_number__in=scope.pos).values_list("record_uuid", flat=True)
         ]
         for env, scope in scopes.items()
     }
@@ -117,7 +117,7 @@ def test_two_clusters_on_one_redis_broker_sync_both_environments_at_once(emulato
         }
         for run in runs.values():
             async_task(
-                "syncapp.tasks.sync_run_task", run.pk, task_name=f"run-{run.pk}", group="orderops-sync", broker=broker
+                "syncapp.tasks.run_task", run.pk, task_name=f"run-{run.pk}", group="orderops-sync", broker=broker
             )
         finished = wait_for(
             lambda: all(

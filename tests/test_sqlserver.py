@@ -16,11 +16,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from syncapp.domain.scope import Scope
-from syncapp.engine.claims import rows_claim, rows_release
+from syncapp.engine.claims import claim_candidates, rows_claim, rows_release
 from syncapp.models import FactOrderList, ItemLink, OrderLine
 from syncapp.order_tables import FACT_TABLE, LINES_TABLE, ORDER_TABLES, STAGING_TABLE, discover_size_columns
 from syncapp.selectors.orders import scope_counts, scope_for_keys
-from syncapp.selectors.sync import pending_record_uuids
 from syncapp.services.orders import orders_mark
 from syncapp.services.rollback import rollback_run_create, rollback_run_execute
 from syncapp.services.sync import sync_run_create, sync_run_execute, sync_run_retry_failed
@@ -148,8 +147,10 @@ def test_it_claims_syncs_writes_back_and_releases(orders, emulator):
     assert ItemLink.objects.filter(environment="development").count() == 7
 
     call_command("mark_orders", "pending", "--po", "4755", "--env", "development")
-    held = sync_run_create(environment="development", scope={"pos": ["4755"]}, dry_run=False, enqueue=False)
-    claimed = rows_claim(run=held, record_uuids=pending_record_uuids({"pos": ["4755"]}))
+    held = sync_run_create(
+        environment="development", scope=Scope.from_dict({"pos": ["4755"]}), dry_run=False, enqueue=False
+    )
+    claimed = rows_claim(run=held, record_uuids=claim_candidates(Scope.parse(pos=["4755"])))
     assert len(claimed) == 7 and set(claimed.values()) == {"UPDATE"}
     assert rows_release(run=held, reason="test.") == 7
     assert set(FactOrderList.objects.filter(po_number="4755").values_list("sync_state", "action_type")) == {
@@ -181,7 +182,7 @@ def test_it_keeps_a_selection_over_several_customers_under_2100_parameters(order
     scope = Scope.parse(pos=pos[:1000], record_uuids=real + [str(uuid.uuid4()) for _ in range(1500)])
     assert len(scope.pos) + len(scope.record_uuids) > 2100
     assert scope_counts(scope).lines == 60
-    assert len(pending_record_uuids(scope)) == FactOrderList.objects.filter(sync_state="PENDING").count()
+    assert len(claim_candidates(scope)) == FactOrderList.objects.filter(sync_state="PENDING").count()
     report = orders_mark(state="completed", scope=scope, via="cli")
     assert report.completed == 60
     assert max(len(r.params) for r in orders.statements) <= rules.MAX_PARAMETERS
@@ -225,7 +226,9 @@ def test_it_runs_preflight_and_the_delta_cleanup_report(orders, capsys):
 
 
 def test_it_creates_a_run_from_a_dry_run_scope(orders):
-    run = sync_run_create(environment="development", scope={"customer": "greyson"}, dry_run=True, enqueue=False)
+    run = sync_run_create(
+        environment="development", scope=Scope.from_dict({"customer": "greyson"}), dry_run=True, enqueue=False
+    )
     run = sync_run_execute(run_id=run.pk)
     assert run.status == "completed" and run.total_rows == 7
     accepted(orders)
@@ -344,7 +347,7 @@ def test_it_claims_exactly_its_rows_when_a_trigger_inflates_row_counts(orders, c
 def test_it_retries_thousands_of_failed_rows(orders):
     from syncapp.models import RowResult
 
-    run = sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
+    run = sync_run_create(environment="development", scope=Scope(), dry_run=False, enqueue=False)
     real = list(FactOrderList.objects.values_list("record_uuid", flat=True))
     FactOrderList.objects.update(sync_state="ERROR", action_type="INSERT")
     RowResult.objects.bulk_create(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
+from syncapp.domain.scope import Scope
 from syncapp.models import SyncRun
 from tests.sync_helpers import only_po_pending, point_at, stage_and_merge
 
@@ -81,7 +82,7 @@ def test_the_queue_runs_a_run_enqueued_on_commit(greyson, django_capture_on_comm
     from syncapp.tasks import run_task
 
     with django_capture_on_commit_callbacks(execute=True):
-        run = sync_run_create(environment="development", scope={"pos": ["4755"]}, dry_run=False)
+        run = sync_run_create(environment="development", scope=Scope.from_dict({"pos": ["4755"]}), dry_run=False)
     assert OrmQ.objects.count() == 1, "the task is enqueued once the run is committed"
     assert OrmQ.objects.get().task["func"] == "syncapp.tasks.run_task"
     assert run_task(run.pk) == f"run {run.pk}: completed"
@@ -115,17 +116,20 @@ def test_a_production_dry_run_needs_no_confirmation(greyson, capsys):
 
 
 def test_the_services_refuse_an_unconfirmed_production_sync_and_retry(greyson):
+    from syncapp.domain.errors import RunRefusedError
     from syncapp.services.confirmation import ProductionConfirmationError
-    from syncapp.services.sync import SyncRefusedError, sync_run_create, sync_run_retry_failed
+    from syncapp.services.sync import sync_run_create, sync_run_retry_failed
 
     with pytest.raises(ProductionConfirmationError, match="type the production board's name"):
-        sync_run_create(environment="production", scope={}, dry_run=False, enqueue=False)
-    run = sync_run_create(environment="production", scope={}, dry_run=False, enqueue=False, confirm_text="9200517329")
+        sync_run_create(environment="production", scope=Scope(), dry_run=False, enqueue=False)
+    run = sync_run_create(
+        environment="production", scope=Scope(), dry_run=False, enqueue=False, confirm_text="9200517329"
+    )
     SyncRun.objects.filter(pk=run.pk).update(status="failed", failed_count=1)
     with pytest.raises(ProductionConfirmationError, match="retry the failed rows on production"):
         sync_run_retry_failed(run_id=run.pk, enqueue=False)
-    preview = sync_run_create(environment="development", scope={}, dry_run=True, enqueue=False)
-    with pytest.raises(SyncRefusedError, match="A preview wrote nothing"):
+    preview = sync_run_create(environment="development", scope=Scope(), dry_run=True, enqueue=False)
+    with pytest.raises(RunRefusedError, match="A preview wrote nothing"):
         sync_run_retry_failed(run_id=preview.pk, enqueue=False)
 
 

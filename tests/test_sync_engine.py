@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from syncapp.domain.scope import Scope
 from syncapp.models import FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink, SyncRun
 from tests.sync_helpers import (
     AAG_COLUMN,
@@ -185,19 +186,22 @@ def test_it_survives_500s_429s_and_lost_responses_with_the_same_board(greyson, s
 
 
 def test_it_refuses_a_second_active_run_for_the_same_environment(greyson):
-    from syncapp.services.sync import SyncBusyError, sync_run_create
+    from syncapp.domain.errors import RunBusyError
+    from syncapp.services.sync import sync_run_create
 
-    first = sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
-    with pytest.raises(SyncBusyError, match=f"run {first.pk} is already writing"):
-        sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
-    sync_run_create(environment="production", scope={}, dry_run=False, enqueue=False, confirm_text="9200517329")
-    sync_run_create(environment="development", scope={}, dry_run=True, enqueue=False)
+    first = sync_run_create(environment="development", scope=Scope(), dry_run=False, enqueue=False)
+    with pytest.raises(RunBusyError, match=f"run {first.pk} is already writing"):
+        sync_run_create(environment="development", scope=Scope(), dry_run=False, enqueue=False)
+    sync_run_create(environment="production", scope=Scope(), dry_run=False, enqueue=False, confirm_text="9200517329")
+    sync_run_create(environment="development", scope=Scope(), dry_run=True, enqueue=False)
 
 
 def test_a_dry_run_plans_everything_and_sends_no_mutation(greyson):
     from syncapp.services.sync import sync_run_create, sync_run_execute
 
-    run = sync_run_create(environment="development", scope={"pos": ["4755"]}, dry_run=True, enqueue=False)
+    run = sync_run_create(
+        environment="development", scope=Scope.from_dict({"pos": ["4755"]}), dry_run=True, enqueue=False
+    )
     run = sync_run_execute(run_id=run.pk)
     assert run.status == "completed"
     assert run.plan["groups_to_create"] == ["GREYSON SP26"]
@@ -228,7 +232,7 @@ def test_a_killed_run_is_released_and_the_next_run_finishes_without_duplicates(g
 
     monkeypatch.setattr(SyncEngine, "_write_subitems", some_sizes_then_killed)
     monkeypatch.setattr(SyncEngine, "_write_back", lambda self, outcomes: None)
-    run = sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
+    run = sync_run_create(environment="development", scope=Scope(), dry_run=False, enqueue=False)
     SyncRun.objects.filter(pk=run.pk).update(status="running", started_at=timezone.now())
     with pytest.raises(SystemExit):
         SyncRunExecutor(SyncRun.objects.get(pk=run.pk), config=get_sync_config()).execute()
@@ -264,7 +268,8 @@ def test_a_daily_limit_mid_run_stops_cleanly_and_a_later_run_resumes(greyson):
 
 
 def test_retry_failed_rows_makes_a_linked_run_for_the_errors_only(greyson):
-    from syncapp.services.sync import SyncRefusedError, sync_run_execute, sync_run_retry_failed
+    from syncapp.domain.errors import RunRefusedError
+    from syncapp.services.sync import sync_run_execute, sync_run_retry_failed
 
     row = FactOrderList.objects.filter(po_number="4755").order_by("aag_order_number").first()
     FactOrderList.objects.filter(pk=row.pk).update(customer_name="NOT YET ON THE BOARD")
@@ -277,7 +282,7 @@ def test_retry_failed_rows_makes_a_linked_run_for_the_errors_only(greyson):
     retry = sync_run_execute(run_id=retry.pk)
     assert (retry.created_count, retry.failed_count) == (1, 0)
     assert len(board(greyson, DEV_ITEMS)) == 7
-    with pytest.raises(SyncRefusedError, match="no failed rows left"):
+    with pytest.raises(RunRefusedError, match="no failed rows left"):
         sync_run_retry_failed(run_id=first.pk, enqueue=False)
 
 
@@ -285,7 +290,7 @@ def test_a_cancelled_run_stops_between_batches_and_releases_its_rows(greyson):
     from syncapp.engine.sync import SyncEngine
     from syncapp.services.sync import sync_run_cancel, sync_run_create, sync_run_execute
 
-    run = sync_run_create(environment="development", scope={}, dry_run=False, enqueue=False)
+    run = sync_run_create(environment="development", scope=Scope(), dry_run=False, enqueue=False)
     original = SyncEngine.process_chunk
 
     def cancel_after_first_chunk(self, chunk):

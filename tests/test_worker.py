@@ -17,9 +17,11 @@ import pytest
 from django.utils import timezone
 from django_q.models import Success
 
+from syncapp.domain.scope import Scope
 from syncapp.emulator.server import ApiResponse
 from syncapp.models import FactOrderList, ItemLink, SyncRun
-from syncapp.services.sync import runs_release_stale, sync_run_create
+from syncapp.services.runs import runs_release_stale
+from syncapp.services.sync import sync_run_create
 from tests.board_checks import assert_consistent, read_board, write_sync_config
 from tests.sync_helpers import point_at, stage_and_merge
 from tests.worker_helpers import QCluster, wait_for, worker_environment
@@ -57,7 +59,7 @@ def _finished(run_id: int) -> SyncRun | None:
 def test_it_runs_a_queued_sync_in_a_real_qcluster(setup):
     emulator, start = setup
     cluster = start("qcluster")
-    run = sync_run_create(environment="development", scope={}, dry_run=False, via="console")  # enqueued on commit
+    run = sync_run_create(environment="development", scope=Scope(), dry_run=False, via="console")  # enqueued on commit
     run = wait_for(lambda: _finished(run.pk), timeout=90, what=f"run {run.pk} in the qcluster")
     assert run.status == "completed" and run.outcome == "SUCCESS", run.error_message
     assert run.created_count == FactOrderList.objects.filter(sync_state="SYNCED").count() > 250
@@ -88,7 +90,7 @@ def test_a_worker_killed_mid_run_is_released_and_the_next_run_completes_without_
 
     api.handle = handle
     first_cluster = start("killed")
-    run = sync_run_create(environment="development", scope={}, dry_run=False, via="console")
+    run = sync_run_create(environment="development", scope=Scope(), dry_run=False, via="console")
     assert held.wait(timeout=90), f"run {run.pk} never reached its second chunk"
     first_cluster.kill()
     killed.set()
@@ -114,7 +116,7 @@ def test_a_worker_killed_mid_run_is_released_and_the_next_run_completes_without_
     assert FactOrderList.objects.filter(sync_state="PENDING").count() == claimed
 
     start("restarted")
-    second = sync_run_create(environment="development", scope={}, dry_run=False, via="console")
+    second = sync_run_create(environment="development", scope=Scope(), dry_run=False, via="console")
     second = wait_for(lambda: _finished(second.pk), timeout=90, what=f"run {second.pk}")
     assert second.status == "completed" and second.failed_count == 0, second.error_message
     recovered = set(

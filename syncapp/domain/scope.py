@@ -191,14 +191,22 @@ def customer_equals(field: str, value: str) -> Q:
     """`field` equals `value` under the case rule."""
     if connection.vendor == "microsoft":
         return Q(**{field: value.strip()})
-    return Q(Exact(Upper(field), key(value)))
+    return Q(Exact(Upper(field), _db_key(value)))
 
 
 def values_in(field: str, values: list[str]) -> Q:
     """`field` is one of `values` under the case rule (at most IN_CHUNK values)."""
     if connection.vendor == "microsoft":
         return Q(**{f"{field}__in": [v.strip() for v in values]})
-    return Q(In(Upper(field), sorted({key(v) for v in values})))
+    return Q(In(Upper(field), sorted({_db_key(v) for v in values})))
+
+
+def _db_key(value: str) -> str:
+    """`key(value)` as the database's UPPER() computes it: SQLite's changes ASCII letters only, so
+    `Ünïcode` is `ÜNïCODE` there, and comparing it with Python's `ÜNÏCODE` would find nothing."""
+    if connection.vendor == "sqlite":
+        return "".join(c.upper() if c.isascii() else c for c in str(value or "").strip())
+    return key(value)
 
 
 def _unique(values: list[str]) -> tuple[str, ...]:

@@ -1,10 +1,36 @@
-"""What the sync commands print about a run: its failed rows and one summary line starting with its id."""
+"""What the run commands print: a refusal (exit 2), a run's failed rows and one summary line starting with its id."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.core.management.base import BaseCommand
 
+from syncapp.domain.errors import ProductionConfirmationError, RunBusyError, RunRefusedError
+from syncapp.domain.scope import ScopeError
 from syncapp.models import SyncRun
+from syncapp.sync_config import ConfigError
+
+
+@contextmanager
+def refusals_exit_2(command: BaseCommand, *, run_id: int | None = None) -> Iterator[None]:
+    """A refused run ends the command with its message on stderr and exit code 2."""
+    try:
+        yield
+    except SyncRun.DoesNotExist:
+        command.stderr.write(f"error: there is no run {run_id}. List runs in the console (Runs) and use its number.")
+        sys.exit(2)
+    except ProductionConfirmationError as error:
+        command.stderr.write(f'error: {error} On the command line: --confirm "<board name or id>".')
+        sys.exit(2)
+    except ScopeError as error:
+        command.stderr.write(f"error: --{error.field.replace('pos', 'po')}: {error}")
+        sys.exit(2)
+    except (RunRefusedError, RunBusyError, ConfigError) as error:
+        command.stderr.write(f"error: {error}")
+        sys.exit(2)
 
 
 def run_report(command: BaseCommand, run: SyncRun) -> int:

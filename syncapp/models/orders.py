@@ -12,22 +12,12 @@ from __future__ import annotations
 
 from django.db import models
 
+from syncapp.domain.states import Action, State
 from syncapp.order_tables import FACT_TABLE, LINES_TABLE, STAGING_TABLE, line_columns, order_columns, orm_mappable
 
-
-class SyncState(models.TextChoices):
-    NEW = "NEW"
-    PENDING = "PENDING"
-    CLAIMED = "CLAIMED"
-    SYNCED = "SYNCED"
-    ERROR = "ERROR"
-    COMPLETED = "COMPLETED"
-
-
-class ActionType(models.TextChoices):
-    INSERT = "INSERT"
-    UPDATE = "UPDATE"
-    NONE = "NONE"
+# Choices for forms and the admin, from the one definition of the states in domain/states.py.
+SyncState = models.TextChoices("SyncState", [(s.name, s.value) for s in State])
+ActionType = models.TextChoices("ActionType", [(a.name, a.value) for a in Action])
 
 
 def _mapped_fields(columns, *, key: str) -> dict[str, models.Field]:

@@ -211,15 +211,6 @@ def runs_release_stale() -> list[int]:
     return released
 
 
-def run_release_dead(*, run_id: int, reason: str) -> None:
-    """Mark one run failed now (its worker is known to be gone) and release its rows."""
-    run = SyncRun.objects.get(pk=run_id)
-    if SyncRun.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE_STATUSES).update(
-        status=SyncRun.Status.FAILED, finished_at=timezone.now(), error_message=reason
-    ):
-        rows_release(run=run, reason=reason)
-
-
 def run_cancel(*, run_id: int, actor=None, via: str = "console") -> SyncRun:
     """Ask a run to stop: a queued one is cancelled at once, a running one stops between batches."""
     run = SyncRun.objects.get(pk=run_id)

@@ -6,24 +6,14 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from syncapp.domain.errors import RunRefusedError
 from syncapp.domain.scope import Scope
 from syncapp.domain.states import RETRY, Action, State
 from syncapp.engine.row_states import lines_transition, rows_transition
 from syncapp.models import FactOrderList, ItemLink, OrderLine, RowResult, SyncRun
 from syncapp.raw_sql import chunks
-from syncapp.services.runs import (
-    RunBusyError,
-    RunRefusedError,
-    run_cancel,
-    run_create,
-    run_execute,
-    run_writes_require,
-)
+from syncapp.services.runs import run_cancel, run_create, run_execute, run_writes_require
 from syncapp.sync_config import get_sync_config
-
-# The names callers know the lifecycle's refusals by.
-SyncBusyError = RunBusyError
-SyncRefusedError = RunRefusedError
 
 # SQL Server accepts at most 2,100 parameters per statement; id lists are queried in chunks.
 IN_CHUNK = 1000
@@ -44,8 +34,6 @@ def sync_run_create(
     """Record a sync (or retry) of `scope`; a run that writes is refused while another one writes to
     the same board, without the token, and on production unless `confirm_text` is the board's name or
     id (ProductionConfirmationError)."""
-    if not isinstance(scope, Scope):  # TEMPORARY while callers move to Scope
-        scope = Scope.from_dict(scope)
     env = get_sync_config().environment(environment)
     retry = kind == SyncRun.Kind.RETRY
     return run_create(
@@ -84,7 +72,7 @@ def sync_run_retry_failed(
     """
     run = SyncRun.objects.get(pk=run_id)
     if run.dry_run:
-        raise SyncRefusedError("A preview wrote nothing, so there is nothing to retry; start a sync instead.")
+        raise RunRefusedError("A preview wrote nothing, so there is nothing to retry; start a sync instead.")
     env = get_sync_config().environment(run.environment)
     # Refused before any row changes state: a refused retry must leave the failed rows as they are.
     run_writes_require(env=env, confirm_text=confirm_text, action="retry the failed rows", retry="retry")
@@ -97,7 +85,7 @@ def sync_run_retry_failed(
         )
     ]
     if not still:
-        raise SyncRefusedError(f"run {run.pk} has no failed rows left to retry.")
+        raise RunRefusedError(f"run {run.pk} has no failed rows left to retry.")
     linked = {
         str(u)
         for chunk in chunks(still, IN_CHUNK)
@@ -127,17 +115,3 @@ def sync_run_retry_failed(
             enqueue=enqueue,
             confirm_text=confirm_text,
         )
-
-
-# TEMPORARY shims while callers move to Scope (removed before this lands).
-def normalise_scope(*, customer=None, pos=None, limit=None, record_uuids=None) -> dict:
-    from syncapp.domain.scope import ScopeError  # noqa: I001 - temporary
-
-    try:
-        return Scope.parse(customer=customer, pos=pos, limit=limit, record_uuids=record_uuids).to_dict()
-    except ScopeError as error:
-        raise SyncRefusedError(str(error)) from None
-
-
-def describe_scope(scope) -> str:
-    return (scope if isinstance(scope, Scope) else Scope.from_dict(scope)).describe()

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_POST
 
+from syncapp.domain.errors import RunBusyError, RunRefusedError
 from syncapp.domain.scope import Scope
 from syncapp.forms import OrderFilterForm, SelectionError, scope_from_json, scope_to_json, selected_keys
 from syncapp.permissions import can, can_preview, can_sync, forbidden, permission_required_403, sync_permission_for
@@ -21,7 +22,7 @@ from syncapp.selectors.po import po_detail
 from syncapp.selectors.runs import active_run_for
 from syncapp.services.confirmation import ProductionConfirmationError
 from syncapp.services.orders import COMPLETED, PENDING, orders_mark
-from syncapp.services.sync import SyncBusyError, SyncRefusedError, sync_run_create, sync_run_execute
+from syncapp.services.sync import sync_run_create, sync_run_execute
 from syncapp.sync_config import ConfigError
 from syncapp.views.common import safe_next, sync_forbidden
 
@@ -150,7 +151,7 @@ def orders_preview(request: HttpRequest) -> HttpResponse:
             via="console",
             enqueue=False,
         )
-    except (SyncRefusedError, SyncBusyError, ConfigError) as error:
+    except (RunRefusedError, RunBusyError, ConfigError) as error:
         messages.error(request, str(error))
         return redirect(safe_next(request))
     sync_run_execute(run_id=run.pk)
@@ -235,9 +236,9 @@ def sync_start(request: HttpRequest) -> HttpResponse:
         )
     except (SelectionError, ProductionConfirmationError) as error:
         return _refused(request, str(error))
-    except SyncBusyError as error:
+    except RunBusyError as error:
         return _refused(request, str(error), active_run=active_run_for(environment), status=409)
-    except SyncRefusedError as error:
+    except RunRefusedError as error:
         return _refused(request, str(error))
     tokens[token] = run.pk
     request.session["sync_tokens"] = tokens

@@ -9,9 +9,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from syncapp.domain.errors import RunBusyError, RunRefusedError
 from syncapp.permissions import permission_required_403
 from syncapp.services.rollback import rollback_plan, rollback_run_create
-from syncapp.services.sync import SyncBusyError, SyncRefusedError
 from syncapp.sync_config import ConfigError
 from syncapp.views.common import run_or_404, sync_forbidden
 
@@ -66,7 +66,7 @@ def run_rollback_start(request: HttpRequest, run_id: int) -> HttpResponse:
             confirm_text=request.POST.get("confirm_board", ""),
             enqueue=True,
         )
-    except (SyncRefusedError, SyncBusyError, ConfigError) as error:
+    except (RunRefusedError, RunBusyError, ConfigError) as error:
         messages.error(request, f"Nothing was started: {error}")
         url = reverse("run_rollback", kwargs={"run_id": run.pk})
         return redirect(f"{url}?delete=1" if delete else url)

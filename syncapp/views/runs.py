@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from syncapp.domain.errors import RunBusyError, RunRefusedError
 from syncapp.forms import RunFilterForm, scope_to_json
 from syncapp.models import RowResult, SyncRun
 from syncapp.permissions import can_sync, permission_required_403, sync_permission_for
@@ -26,7 +27,7 @@ from syncapp.selectors.runs import (
     runs_matching,
 )
 from syncapp.services.confirmation import ProductionConfirmationError
-from syncapp.services.sync import SyncBusyError, SyncRefusedError, sync_run_cancel, sync_run_retry_failed
+from syncapp.services.sync import sync_run_cancel, sync_run_retry_failed
 from syncapp.sync_config import ConfigError
 from syncapp.views.common import run_or_404, sync_forbidden
 from syncapp.views.csv_export import csv_response
@@ -156,7 +157,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
         return denied
     try:
         sync_run_cancel(run_id=run.pk, actor=request.user, via="console")
-    except SyncRefusedError as error:
+    except RunRefusedError as error:
         messages.error(request, str(error))
     else:
         messages.success(request, f"Run {run.pk} is cancelling: rows not yet sent go back to PENDING.")
@@ -174,7 +175,7 @@ def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
         retry = sync_run_retry_failed(
             run_id=run.pk, actor=request.user, via="console", confirm_text=request.POST.get("confirm_board", "")
         )
-    except (SyncBusyError, SyncRefusedError, ProductionConfirmationError, ConfigError) as error:
+    except (RunBusyError, RunRefusedError, ProductionConfirmationError, ConfigError) as error:
         messages.error(request, str(error))
         return redirect("run_detail", run_id=run.pk)
     messages.success(request, f"Run {retry.pk} retries the failed rows of run {run.pk}.")

@@ -4,11 +4,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from syncapp.management.run_output import run_report
-from syncapp.models import SyncRun
-from syncapp.services.confirmation import ProductionConfirmationError
-from syncapp.services.sync import SyncBusyError, SyncRefusedError, sync_run_execute, sync_run_retry_failed
-from syncapp.sync_config import ConfigError
+from syncapp.management.run_output import refusals_exit_2, run_report
+from syncapp.services.sync import sync_run_execute, sync_run_retry_failed
 
 
 class Command(BaseCommand):
@@ -25,17 +22,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, run_id, confirm, **options):
-        try:
+        with refusals_exit_2(self, run_id=run_id):
             run = sync_run_retry_failed(run_id=run_id, via="cli", enqueue=False, confirm_text=confirm)
-        except SyncRun.DoesNotExist:
-            self.stderr.write(f"error: there is no run {run_id}. List runs in the console (Runs) and use its number.")
-            sys.exit(2)
-        except ProductionConfirmationError as error:
-            self.stderr.write(f'error: {error} On the command line: --confirm "<board name or id>".')
-            sys.exit(2)
-        except (SyncRefusedError, SyncBusyError, ConfigError) as error:
-            self.stderr.write(f"error: {error}")
-            sys.exit(2)
         self.stdout.write(
             f"run {run.pk}: retry of the failed rows of run {run_id} to {run.environment} board {run.items_board_id}"
         )

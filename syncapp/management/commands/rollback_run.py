@@ -4,10 +4,9 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from syncapp.domain.errors import ProductionConfirmationError, RunBusyError, RunRefusedError
+from syncapp.management.run_output import refusals_exit_2
 from syncapp.models import SyncRun
 from syncapp.services.rollback import rollback_plan, rollback_run_create, rollback_run_execute, rollback_summary
-from syncapp.sync_config import ConfigError
 
 
 class Command(BaseCommand):
@@ -26,11 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--confirm", default="", metavar="TEXT", help="production: the board's name or id")
 
     def handle(self, *args, run_id, execute, delete, confirm, **options):
-        try:
+        with refusals_exit_2(self, run_id=run_id):
             plan = rollback_plan(run_id=run_id, delete=delete)
-        except SyncRun.DoesNotExist:
-            self.stderr.write(f"error: there is no run {run_id}. List runs in the console (Runs) and use its number.")
-            sys.exit(2)
         for line in plan.lines():
             self.stdout.write(line)
         if plan.refusal:
@@ -44,14 +40,8 @@ class Command(BaseCommand):
                 f"{' --delete' if delete else ''}{hint}"
             )
             return
-        try:
+        with refusals_exit_2(self, run_id=run_id):
             run = rollback_run_create(run_id=run_id, actor=None, via="cli", delete=delete, confirm_text=confirm)
-        except ProductionConfirmationError as error:
-            self.stderr.write(f'error: {error} On the command line: --confirm "<board name or id>".')
-            sys.exit(2)
-        except (RunRefusedError, RunBusyError, ConfigError) as error:
-            self.stderr.write(f"error: {error}")
-            sys.exit(2)
         self.stdout.write(
             f"run {run.pk}: rolling back run {run_id} on the {run.environment} board {run.items_board_id}"
         )

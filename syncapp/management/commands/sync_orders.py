@@ -4,12 +4,11 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from syncapp.domain.scope import Scope, ScopeError
-from syncapp.management.run_output import run_report
+from syncapp.domain.scope import Scope
+from syncapp.management.run_output import refusals_exit_2, run_report
 from syncapp.models import SyncRun
-from syncapp.services.confirmation import ProductionConfirmationError
-from syncapp.services.sync import SyncBusyError, SyncRefusedError, sync_run_create, sync_run_execute
-from syncapp.sync_config import ENVIRONMENTS, ConfigError
+from syncapp.services.sync import sync_run_create, sync_run_execute
+from syncapp.sync_config import ENVIRONMENTS
 
 
 class Command(BaseCommand):
@@ -32,20 +31,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, env, customer, po, limit, dry_run, confirm, **options):
-        try:
+        with refusals_exit_2(self):
             scope = Scope.parse(customer=customer, pos=po, limit=limit)
             run = sync_run_create(
                 environment=env, scope=scope, dry_run=dry_run, via="cli", enqueue=False, confirm_text=confirm
             )
-        except ProductionConfirmationError as error:
-            self.stderr.write(f'error: {error} On the command line: --confirm "<board name or id>".')
-            sys.exit(2)
-        except ScopeError as error:
-            self.stderr.write(f"error: --{error.field.replace('pos', 'po')}: {error}")
-            sys.exit(2)
-        except (SyncRefusedError, SyncBusyError, ConfigError) as error:
-            self.stderr.write(f"error: {error}")
-            sys.exit(2)
         self.stdout.write(
             f"run {run.pk}: {'dry run' if dry_run else 'sync'} of {scope.describe()} "
             f"to {run.environment} board {run.items_board_id}"
