@@ -14,6 +14,17 @@ tests fill to make the next requests fail in a known order), else at random from
     html              HTTP 200 with an HTML error page                                no
     lost              connection closed without any response                          yes
     delay             response held for `delay_seconds` (past the client timeout)     yes
+    throttle_200      HTTP 200 whose `errors` carry a throttle code (the next of      no
+                      `throttle_codes`, in turn), extensions.retry_in_seconds and a
+                      Retry-After header; monday answers some throttles this way
+
+Modes (not drawn per request; set as flags, `mode=1` in the spec, or on `.faults`):
+
+    batch_500         a mutation request in which one alias names a stale (missing, deleted)
+                      item or sends a malformed value is answered as a whole with HTTP 500 and
+                      nothing of it is applied, as monday may do, instead of the per-alias error
+    no_replay         idempotent responses are not cached: a retry with the same
+                      Idempotency-Key executes again (monday's replay is best-effort)
 
 `latency_ms` is added to every request. Configuration comes from command-line flags, from the
 MONDAY_EMULATOR_FAULTS environment variable (same syntax as `parse`), or at run time through the
@@ -39,8 +50,19 @@ FAULT_KINDS: tuple[str, ...] = (
     "html",
     "lost",
     "delay",
+    "throttle_200",
 )
 APPLIED_FAULTS = frozenset({"lost", "delay"})
+# Throttle codes monday has been seen to return inside HTTP 200 (issue #12; the rate-limits page's codes).
+THROTTLE_200_CODES: tuple[str, ...] = (
+    "tooManyRequests",
+    "API_TEMPORARILY_BLOCKED",
+    "MINUTE_RATE_LIMIT_EXCEEDED",
+    "MAX_CONCURRENCY_EXCEEDED",
+    "IP_RATE_LIMIT_EXCEEDED",
+    "COMPLEXITY_BUDGET_EXHAUSTED",
+)
+MODES: tuple[str, ...] = ("batch_500", "no_replay")
 ENV_VAR = "MONDAY_EMULATOR_FAULTS"
 _SETTINGS = {"latency_ms": int, "delay_seconds": float, "retry_in_seconds": int, "retry_after_seconds": int}
 
@@ -53,6 +75,9 @@ class FaultConfig:
     retry_in_seconds: int = 1  # what a "429" fault asks the client to wait
     retry_after_seconds: int = 1  # the Retry-After header of "429" / "429_retry_after" faults
     rate_limit_code: str = "RATE_LIMIT_EXCEEDED"
+    throttle_codes: tuple[str, ...] = THROTTLE_200_CODES  # used in turn by "throttle_200" faults
+    batch_500: bool = False
+    no_replay: bool = False
     seed: int | None = None
     script: deque[str] = field(default_factory=deque)
     injected: dict[str, int] = field(default_factory=dict)  # how many of each were served
@@ -60,6 +85,7 @@ class FaultConfig:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(self.seed)
+        self._throttles_served = 0
         for kind in self.rates:
             _check_kind(kind)
 
@@ -76,6 +102,8 @@ class FaultConfig:
             self.script.clear()
             self.rates.clear()
             self.latency_ms = 0
+            self.batch_500 = False
+            self.no_replay = False
 
     def pick(self) -> str | None:
         with self._lock:
@@ -84,6 +112,12 @@ class FaultConfig:
                 return None
             self.injected[kind] = self.injected.get(kind, 0) + 1
             return kind
+
+    def next_throttle_code(self) -> str:
+        with self._lock:
+            code = self.throttle_codes[self._throttles_served % len(self.throttle_codes)]
+            self._throttles_served += 1
+            return code
 
     def _draw(self) -> str | None:
         roll = self._rng.random()
@@ -102,13 +136,19 @@ class FaultConfig:
                 "retry_in_seconds": self.retry_in_seconds,
                 "retry_after_seconds": self.retry_after_seconds,
                 "rate_limit_code": self.rate_limit_code,
+                "throttle_codes": list(self.throttle_codes),
+                "batch_500": self.batch_500,
+                "no_replay": self.no_replay,
                 "queued": list(self.script),
                 "injected": dict(self.injected),
             }
 
     @classmethod
     def parse(cls, spec: str, seed: int | None = None) -> FaultConfig:
-        """Parse "500=0.05,429=0.02,lost=0.01,latency_ms=50,delay_seconds=3" (kind=share or setting=value)."""
+        """Parse "500=0.05,lost=0.01,latency_ms=50,batch_500=1,throttle_codes=tooManyRequests|API_TEMPORARILY_BLOCKED".
+
+        Each part is kind=share, setting=value or mode=1.
+        """
         config = cls(seed=seed)
         for part in filter(None, (p.strip() for p in (spec or "").split(","))):
             name, _, raw = part.partition("=")
@@ -117,6 +157,10 @@ class FaultConfig:
                 setattr(config, name, _SETTINGS[name](raw))
             elif name == "rate_limit_code":
                 config.rate_limit_code = raw.strip()
+            elif name == "throttle_codes":
+                config.throttle_codes = tuple(filter(None, (c.strip() for c in raw.split("|")))) or THROTTLE_200_CODES
+            elif name in MODES:
+                setattr(config, name, raw.strip().lower() in {"1", "true", "on", "yes", ""})
             else:
                 _check_kind(name)
                 config.rates[name] = _share(name, raw)

@@ -25,11 +25,25 @@ Daily calls
     Every authenticated request counts against a per-token daily counter that resets at 00:00 UTC.
     With a limit configured, a request past it gets HTTP 429 `DAILY_LIMIT_EXCEEDED`. Default: no limit.
 
+Minute, concurrency and IP limits (monday's rate-limits page and support article)
+    Minute limit: requests per token per 60 s window (monday: 1,000 on most plans, 2,500 Pro,
+    5,000 Enterprise; default 1,000). Concurrency: requests in flight per token at once (monday: 40,
+    100 Pro, 250 Enterprise; default 40). IP limit: 5,000 requests per 10 s per source address.
+    Every request counts, refused ones included ("all requests - even failed ones - count toward
+    your limits"). Past a limit the answer is HTTP 429 with `MINUTE_RATE_LIMIT_EXCEEDED`,
+    `MAX_CONCURRENCY_EXCEEDED` or `IP_RATE_LIMIT_EXCEEDED`, `extensions.retry_in_seconds` and a
+    `Retry-After` header, and nothing is executed. `None` switches a limit off (benchmarks).
+
 Idempotency
     As documented by monday: a mutation request with an `Idempotency-Key` is executed once and its
     response cached for 30 minutes; a retry with the same key and the same body gets the cached
     response with `Idempotency-Replayed: true`; a retry while the first is still running gets 409
     with Retry-After. Reusing a key for a different body is refused (HTTP 400).
+    monday's replay is best-effort: responses over 1 MB are not cached, and each user has a cache
+    budget. The emulator never caches a response over MAX_CACHED_RESPONSE_BYTES, can be given a
+    per-token budget in bytes (`budget_bytes`; a response that does not fit is not cached), and can
+    be switched off (`enabled=False`): then every retry executes again, as when monday's cache
+    dropped the entry.
 """
 
 from __future__ import annotations
@@ -47,6 +61,14 @@ DEFAULT_BUDGET_PER_MINUTE = 10_000_000
 MAX_QUERY_COMPLEXITY = 5_000_000
 BUDGET_WINDOW_SECONDS = 60
 IDEMPOTENCY_TTL_SECONDS = 30 * 60
+MAX_CACHED_RESPONSE_BYTES = 1_000_000
+DEFAULT_MINUTE_REQUEST_LIMIT = 1_000
+MINUTE_WINDOW_SECONDS = 60
+DEFAULT_CONCURRENCY_LIMIT = 40
+DEFAULT_IP_REQUEST_LIMIT = 5_000
+IP_WINDOW_SECONDS = 10
+# monday does not say how long to wait after MAX_CONCURRENCY_EXCEEDED; one second is a guess.
+CONCURRENCY_RETRY_SECONDS = 1
 
 MUTATION_COST = 10_000
 BOARD_COST = 1_000
@@ -134,6 +156,84 @@ class ComplexityBudget:
         return start, used
 
 
+class LimitExceeded(Exception):
+    """A request-count limit refused a request; `retry_in_seconds` says when to try again."""
+
+    def __init__(self, retry_in_seconds: int) -> None:
+        super().__init__(f"Limit exceeded, retry in {retry_in_seconds} seconds")
+        self.retry_in_seconds = retry_in_seconds
+
+
+class RequestWindow:
+    """At most `limit` requests per key in a window that starts at the key's first request.
+
+    Used for monday's minute limit (per token) and IP limit (per source address). Every request
+    counts, the refused ones too, as monday documents. `limit=None` switches the limit off.
+    """
+
+    def __init__(self, limit: int | None, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self.clock = clock  # replaceable, so tests can move time forward
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[float, int]] = {}  # key -> (window start, requests)
+
+    def hit(self, key: str) -> tuple[int, int]:
+        """Count one request: (requests left in the window, seconds to its reset); raises past the limit."""
+        with self._lock:
+            now = self.clock()
+            start, count = self._windows.get(key, (now, 0))
+            if now - start >= self.window_seconds:
+                start, count = now, 0
+            count += 1
+            self._windows[key] = (start, count)
+            reset_in = max(1, math.ceil(start + self.window_seconds - now))
+            if self.limit is None:
+                return 0, reset_in
+            if count > self.limit:
+                raise LimitExceeded(reset_in)
+            return self.limit - count, reset_in
+
+    def remaining(self, key: str) -> tuple[int, int]:
+        with self._lock:
+            now = self.clock()
+            start, count = self._windows.get(key, (now, 0))
+            if now - start >= self.window_seconds:
+                start, count = now, 0
+            left = (self.limit - count) if self.limit is not None else 0
+            return max(left, 0), max(1, math.ceil(start + self.window_seconds - now))
+
+
+class ConcurrencyLimit:
+    """At most `limit` requests of one token in flight at once; `limit=None` switches it off."""
+
+    def __init__(self, limit: int | None = DEFAULT_CONCURRENCY_LIMIT) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}
+
+    def enter(self, key: str) -> int:
+        """Admit one request: how many more may start now; raises when the limit is reached."""
+        with self._lock:
+            running = self._running.get(key, 0)
+            if self.limit is not None and running >= self.limit:
+                raise LimitExceeded(CONCURRENCY_RETRY_SECONDS)
+            self._running[key] = running + 1
+            return (self.limit - running - 1) if self.limit is not None else 0
+
+    def leave(self, key: str) -> None:
+        with self._lock:
+            running = self._running.get(key, 0) - 1
+            if running > 0:
+                self._running[key] = running
+            else:
+                self._running.pop(key, None)
+
+    def in_flight(self, key: str) -> int:
+        with self._lock:
+            return self._running.get(key, 0)
+
+
 class DailyCounter:
     def __init__(self, limit: int | None = None) -> None:
         self.limit = limit
@@ -167,15 +267,29 @@ class StoredResponse:
 class IdempotencyCache:
     NEW, REPLAY, RUNNING, MISMATCH = "new", "replay", "running", "mismatch"
 
-    def __init__(self, ttl_seconds: int = IDEMPOTENCY_TTL_SECONDS, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        ttl_seconds: int = IDEMPOTENCY_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        enabled: bool = True,
+        budget_bytes: int | None = None,
+        max_response_bytes: int = MAX_CACHED_RESPONSE_BYTES,
+    ):
         self.ttl_seconds = ttl_seconds
         self.clock = clock  # replaceable, so tests can move time forward
+        self.enabled = enabled
+        self.budget_bytes = budget_bytes  # per token; None: no budget
+        self.max_response_bytes = max_response_bytes
+        self.not_cached = 0  # responses executed under a key but not kept (off, too big, over budget)
         self._lock = threading.Lock()
         # (token, key) -> (body hash, stored response or None while running, stored at)
         self._entries: dict[tuple[str, str], tuple[str, StoredResponse | None, float]] = {}
 
     def begin(self, token: str, key: str, body_hash: str) -> tuple[str, StoredResponse | None]:
         """Claim a key. Returns (NEW, None) when the caller must execute and `complete` it."""
+        if not self.enabled:
+            return self.NEW, None
         with self._lock:
             self._expire()
             entry = self._entries.get((token, key))
@@ -191,7 +305,20 @@ class IdempotencyCache:
 
     def complete(self, token: str, key: str, body_hash: str, response: StoredResponse) -> None:
         with self._lock:
+            if not self._keeps(token, response):
+                # Best effort, as at monday: the key is forgotten and a retry executes again.
+                self.not_cached += 1
+                self._entries.pop((token, key), None)
+                return
             self._entries[(token, key)] = (body_hash, response, self.clock())
+
+    def _keeps(self, token: str, response: StoredResponse) -> bool:
+        if not self.enabled or len(response.body) > self.max_response_bytes:
+            return False
+        if self.budget_bytes is None:
+            return True
+        used = sum(len(r.body) for (t, _), (_, r, _) in self._entries.items() if t == token and r is not None)
+        return used + len(response.body) <= self.budget_bytes
 
     def abandon(self, token: str, key: str) -> None:
         """Forget a claimed key whose request was not executed (rate limited, rejected)."""
