@@ -98,14 +98,14 @@ def test_it_accepts_a_bearer_prefixed_token(emulator):
     assert post(emulator, "query { complexity { before } }", token="Bearer dev-token").status_code == 200
 
 
-def test_it_rejects_an_unknown_api_version_and_defaults_a_missing_one(emulator):
-    rejected = post(emulator, "query { complexity { before } }", version="2024-01")
+def test_it_rejects_a_malformed_api_version_and_defaults_a_missing_one(emulator):
+    rejected = post(emulator, "query { complexity { before } }", version="v2")
     defaulted = post(emulator, "query { complexity { before } }", version=None)
 
     assert rejected.status_code == 400
-    assert error_codes(rejected.json()) == ["InvalidApiVersionException"]
-    assert "2024-01" in rejected.json()["errors"][0]["message"]
-    assert defaulted.status_code == 200
+    assert error_codes(rejected.json()) == ["InvalidVersionException"]
+    assert "'v2'" in rejected.json()["errors"][0]["message"]
+    assert defaulted.status_code == 200 and defaulted.headers["API-Version"] == "2026-10"
 
 
 def test_it_keeps_each_token_to_its_own_environments_boards(emulator):
@@ -271,6 +271,141 @@ def test_it_finds_items_by_text_column_value_and_pages_with_a_cursor(emulator):
     assert rest["cursor"] is None
 
 
+FIND = """query ($board: ID!, $columns: [ItemsPageByColumnValuesQuery!], $limit: Int!) {
+  items_page_by_column_values(board_id: $board, columns: $columns, limit: $limit) { cursor items { name } } }"""
+NEXT = "query ($c: String!, $limit: Int!) { next_items_page(cursor: $c, limit: $limit) { cursor items { name } } }"
+
+
+def found_names(emulator, column_id: str, values: list[str]) -> list[str]:
+    columns = [{"column_id": column_id, "column_values": values}]
+    body = post(emulator, FIND, {"board": str(DEV_ITEMS_BOARD), "columns": columns, "limit": 50}).json()
+    return [i["name"] for i in body["data"]["items_page_by_column_values"]["items"]]
+
+
+def test_it_matches_a_text_search_on_the_whole_value_ignoring_case(emulator):
+    create_item(emulator, "Upper", {"text_mkr5wya6": "AAG-7"})
+    create_item(emulator, "Longer", {"text_mkr5wya6": "AAG-77"})
+    create_item(emulator, "Comma", {"text_mkr5wya6": "AAG-7, AAG-8"})
+    create_item(emulator, "Dropdown", {"dropdown_mkr542p2": {"labels": ["GREYSON", "RHONE"]}})
+
+    assert found_names(emulator, "text_mkr5wya6", ["aag-7"]) == ["Upper"]
+    assert found_names(emulator, "text_mkr5wya6", ["AAG"]) == []
+    assert found_names(emulator, "text_mkr5wya6", ["AAG-8"]) == []  # a text value is one value, commas and all
+    assert found_names(emulator, "text_mkr5wya6", ["aag-7, aag-8", "AAG-77"]) == ["Longer", "Comma"]
+    assert found_names(emulator, "name", ["upper"]) == ["Upper"]
+    assert found_names(emulator, "dropdown_mkr542p2", ["rhone"]) == ["Dropdown"]  # each label is a value
+
+
+def test_it_lets_a_cursor_be_reused_until_60_minutes_after_the_first_page(emulator):
+    now = [1000.0]
+    emulator.api.cursors.clock = lambda: now[0]
+    for i in range(4):
+        create_item(emulator, f"Order {i}", {"text_mkr5wya6": "AAG-1"})
+    columns = [{"column_id": "text_mkr5wya6", "column_values": ["AAG-1"]}]
+    first = post(emulator, FIND, {"board": str(DEV_ITEMS_BOARD), "columns": columns, "limit": 1}).json()
+    cursor = first["data"]["items_page_by_column_values"]["cursor"]
+
+    now[0] += 30 * 60
+    second = post(emulator, NEXT, {"c": cursor, "limit": 1}).json()["data"]["next_items_page"]
+    again = post(emulator, NEXT, {"c": cursor, "limit": 1}).json()["data"]["next_items_page"]
+    now[0] += 29 * 60
+    third = post(emulator, NEXT, {"c": second["cursor"], "limit": 1}).json()["data"]["next_items_page"]
+    now[0] += 2 * 60  # 61 minutes after the first page, though the last cursor is 2 minutes old
+    expired = post(emulator, NEXT, {"c": third["cursor"], "limit": 1}).json()
+    unknown = post(emulator, NEXT, {"c": "MSwnot-a-cursor", "limit": 1}).json()
+
+    assert [i["name"] for i in second["items"]] == ["Order 1"]
+    assert again == second | {"cursor": again["cursor"]}  # the same page again
+    assert [i["name"] for i in third["items"]] == ["Order 2"]
+    assert error_codes(expired) == ["CursorExpiredError"] and "60 minutes" in expired["errors"][0]["message"]
+    assert error_codes(unknown) == ["CursorExpiredError"]
+
+
+def test_it_refuses_columns_and_cursor_in_one_call(emulator):
+    for i in range(2):
+        create_item(emulator, f"Order {i}", {"text_mkr5wya6": "AAG-1"})
+    columns = [{"column_id": "text_mkr5wya6", "column_values": ["AAG-1"]}]
+    first = post(emulator, FIND, {"board": str(DEV_ITEMS_BOARD), "columns": columns, "limit": 1}).json()
+    cursor = first["data"]["items_page_by_column_values"]["cursor"]
+    both = """query ($board: ID!, $columns: [ItemsPageByColumnValuesQuery!], $c: String) {
+      items_page_by_column_values(board_id: $board, columns: $columns, cursor: $c, limit: 1) { items { name } } }"""
+
+    refused = post(emulator, both, {"board": str(DEV_ITEMS_BOARD), "columns": columns, "c": cursor}).json()
+    by_cursor = post(emulator, both, {"board": str(DEV_ITEMS_BOARD), "c": cursor}).json()
+
+    assert error_codes(refused) == ["InvalidArgumentException"]
+    assert "not both" in refused["errors"][0]["message"]
+    assert [i["name"] for i in by_cursor["data"]["items_page_by_column_values"]["items"]] == ["Order 1"]
+
+
+def test_it_returns_at_most_100_items_by_id(emulator):
+    item_id = create_item(emulator, "Only")["data"]["m0"]["id"]
+    query = "query ($ids: [ID!], $limit: Int) { items(ids: $ids, limit: $limit) { id } }"
+    hundred = [item_id] + [str(i) for i in range(1, 100)]
+
+    allowed = post(emulator, query, {"ids": hundred, "limit": 100}).json()
+    refused = post(emulator, query, {"ids": [*hundred, "100"], "limit": 100}).json()
+
+    assert [i["id"] for i in allowed["data"]["items"]] == [item_id]
+    assert error_codes(refused) == ["InvalidArgumentException"]
+    assert "100" in refused["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_it_refuses_an_empty_item_name(emulator, name):
+    parent = create_item(emulator, "Parent")["data"]["m0"]["id"]
+    subitem = post(
+        emulator,
+        "mutation ($p: ID!, $n: String!) { create_subitem(parent_item_id: $p, item_name: $n) { id } }",
+        {"p": parent, "n": name},
+    ).json()
+
+    assert error_codes(create_item(emulator, name)) == ["InvalidItemNameException"]
+    assert error_codes(subitem) == ["InvalidItemNameException"]
+    assert emulator.state.item_count() == 1
+
+
+def test_it_changes_one_column_in_json_or_in_the_simple_string_form(emulator):
+    item_id = create_item(emulator, "Item")["data"]["m0"]["id"]
+    one = """mutation ($b: ID!, $i: ID, $c: String!, $v: JSON!) {
+      change_column_value(board_id: $b, item_id: $i, column_id: $c, value: $v) { id } }"""
+    simple = """mutation ($b: ID!, $i: ID, $c: String!, $v: String) {
+      change_simple_column_value(board_id: $b, item_id: $i, column_id: $c, value: $v) { id name } }"""
+    board = str(DEV_ITEMS_BOARD)
+
+    post(emulator, one, {"b": board, "i": item_id, "c": "color_mkr5yf27", "v": json.dumps({"label": "PACK"})})
+    post(emulator, simple, {"b": board, "i": item_id, "c": "date_mkr5zp5", "v": "2025-03-01"})
+    renamed = post(emulator, simple, {"b": board, "i": item_id, "c": "name", "v": "Renamed"}).json()
+    bad = post(emulator, one, {"b": board, "i": item_id, "c": "numeric_mkr5cact", "v": json.dumps("12,5")}).json()
+
+    assert column_text(emulator, item_id, "color_mkr5yf27") == "PACK"
+    assert column_text(emulator, item_id, "date_mkr5zp5") == "2025-03-01"
+    assert renamed["data"]["change_simple_column_value"]["name"] == "Renamed"
+    assert error_codes(bad) == ["ColumnValueException"]
+
+
+def test_it_answers_fields_it_does_not_model_with_mondays_nothing(emulator):
+    item_id = create_item(emulator, "Item")["data"]["m0"]["id"]
+    query = """query ($ids: [ID!]) { items(ids: $ids) { id email creator_id updates { id body } assets { id }
+      subscribers { id } board { board_kind top_group { id } owners { id } tags { id } workspace { id } }
+      column_values(ids: ["color_mkr5yf27"]) { ... on StatusValue { is_done label_style { color } } } } }"""
+
+    body = post(emulator, query, {"ids": [item_id]}).json()
+
+    assert "errors" not in body, body
+    item = body["data"]["items"][0]
+    assert item["updates"] == [] and item["assets"] == [] and item["subscribers"] == []
+    assert item["email"] == "" and item["creator_id"] == "1"
+    assert item["board"] == {
+        "board_kind": "public",
+        "top_group": {"id": "topics"},
+        "owners": [{"id": "1"}],
+        "tags": [],
+        "workspace": None,
+    }
+    assert item["column_values"] == [{"is_done": None, "label_style": None}]
+
+
 def test_it_hides_archived_and_deleted_items(emulator):
     ids = [create_item(emulator, f"Item {i}", {"text_mkr5wya6": "AAG-1"})["data"]["m0"]["id"] for i in range(3)]
     post(emulator, "mutation ($i: ID) { archive_item(item_id: $i) { id } }", {"i": ids[0]})
@@ -312,8 +447,8 @@ def test_it_reports_complexity_and_rate_limit_headers(emulator):
     assert complexity["query"] == 10_000
     assert complexity["before"] - complexity["after"] == 10_000
     assert 0 < complexity["reset_in_x_seconds"] <= 60
-    assert response.headers["RateLimit-Policy"] == '"complexity";q=10000000;w=60'
-    assert f"r={complexity['after']}" in response.headers["RateLimit"]
+    assert '"complexityMinute";q=10000000;w=60' in response.headers["RateLimit-Policy"]
+    assert f'"complexityMinute";r={complexity["after"]}' in response.headers["RateLimit"]
 
 
 def test_it_answers_429_with_retry_in_seconds_when_the_budget_is_exhausted(emulator):

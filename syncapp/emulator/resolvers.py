@@ -14,38 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import secrets
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from graphql import GraphQLError, GraphQLSchema, build_schema
+from graphql import GraphQLError
 
+from syncapp.emulator import column_writes
+from syncapp.emulator.cursors import CursorStore
 from syncapp.emulator.state import EmulatorState
 
-SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 ITEM_NAME_MAX = 255
 STATUS_LABEL_LIMIT = 40
-PAGE_LIMIT_MAX = 500
 READ_ONLY_TYPES = frozenset(
     {"mirror", "formula", "item_id", "last_updated", "subtasks", "creation_log", "auto_number", "button"}
 )
-VALUE_TYPENAMES = {
-    "text": "TextValue",
-    "long_text": "LongTextValue",
-    "numbers": "NumbersValue",
-    "dropdown": "DropdownValue",
-    "status": "StatusValue",
-    "date": "DateValue",
-    "mirror": "MirrorValue",
-    "formula": "FormulaValue",
-    "item_id": "ItemIdValue",
-    "last_updated": "LastUpdatedValue",
-    "subtasks": "SubtasksValue",
-    "board_relation": "BoardRelationValue",
-}
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _DOCS = "https://developer.monday.com/api-reference/docs/change-column-values"
 
@@ -61,35 +43,6 @@ class RequestContext:
 
     def may_use(self, board_id: str) -> bool:
         return self.allowed_boards is None or board_id in self.allowed_boards
-
-
-class CursorStore:
-    """Pagination cursors, shared across requests; like monday's they expire after 60 minutes."""
-
-    TTL_SECONDS = 3600
-    MAX_CURSORS = 10_000
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, list[str]]] = {}
-        self._lock = threading.Lock()
-
-    def put(self, item_ids: list[str]) -> str:
-        cursor = "MSw" + secrets.token_urlsafe(24)  # opaque, like monday's
-        with self._lock:
-            now = time.monotonic()
-            for key in [k for k, (at, _) in self._entries.items() if now - at > self.TTL_SECONDS]:
-                del self._entries[key]
-            while len(self._entries) >= self.MAX_CURSORS:
-                del self._entries[next(iter(self._entries))]
-            self._entries[cursor] = (now, item_ids)
-        return cursor
-
-    def take(self, cursor: str) -> list[str] | None:
-        with self._lock:
-            entry = self._entries.pop(cursor, None)
-        if entry is None or time.monotonic() - entry[0] > self.TTL_SECONDS:
-            return None
-        return entry[1]
 
 
 def api_error(code: str, message: str, status_code: int = 200, **error_data: object) -> GraphQLError:
@@ -150,7 +103,7 @@ def _check_name(name: object) -> str:
             item_name_length=len(text),
         )
     if not text.strip():
-        raise api_error("ItemNameEmptyException", "Item name can't be blank")
+        raise api_error("InvalidItemNameException", "Item name can't be empty", item_name=text)
     return text
 
 
@@ -208,6 +161,7 @@ def validate_writes(ctx: RequestContext, board: dict, values: dict, create_label
                 "monday and cannot be changed through the API",
                 value,
             )
+        value = column_writes.checked_value(column, value)  # monday's documented clears and limits
         writer = _WRITERS.get(column["type"])
         if writer is None:
             raise _column_error(column, f"Column type {column['type']} is not supported by the emulator", value)
@@ -404,6 +358,7 @@ def resolve_create_group(_root, info, board_id, group_name, group_color=None, po
     board = _board(ctx, board_id)
     if not str(group_name).strip():
         raise api_error("InvalidArgumentException", "Group name can't be blank")
+    column_writes.check_group_name(group_name)
     before = kwargs.get("position_relative_method") == "before_at"
     group = ctx.state.create_group(board, str(group_name), group_color, kwargs.get("relative_to"), before)
     return {**group, "_board_id": board["id"]}
@@ -445,14 +400,7 @@ def resolve_create_subitem(_root, info, parent_item_id, item_name, column_values
 def resolve_change_multiple_column_values(_root, info, board_id, column_values, item_id=None, **kwargs) -> dict:
     ctx: RequestContext = info.context
     board = _board(ctx, board_id)
-    item = _item(ctx, item_id)
-    if item["board_id"] != board["id"]:
-        raise api_error(
-            "ResourceNotFoundException",
-            f"Item with id {item_id} not found on board {board['id']}",
-            item_id=str(item_id),
-            board_id=board["id"],
-        )
+    item = _item_on_board(ctx, board, item_id)
     writes = validate_writes(
         ctx, board, parse_column_values(column_values), bool(kwargs.get("create_labels_if_missing"))
     )
@@ -495,281 +443,106 @@ def resolve_delete_group(_root, info, board_id, group_id) -> dict:
     return {**group, "_board_id": board["id"]}
 
 
-# --- queries ---------------------------------------------------------------------------------------
+def resolve_change_column_value(_root, info, board_id, column_id, value, item_id=None, **kwargs) -> dict:
+    """One column in monday's JSON format: the same writers as change_multiple_column_values."""
+    return _change_one_column(info.context, board_id, item_id, column_id, _json_value(value), kwargs)
 
 
-def resolve_boards(_root, info, ids=None, limit=25, page=1, state="active") -> list[dict]:
-    ctx: RequestContext = info.context
-    boards = [b for b in ctx.state.boards.values() if ctx.may_use(b["id"])]
-    if ids is not None:
-        wanted = {str(i) for i in ids}
-        boards = [b for b in boards if b["id"] in wanted]
-    start = max(page - 1, 0) * limit
-    return boards[start : start + limit]
+def resolve_change_simple_column_value(_root, info, board_id, column_id, value=None, item_id=None, **kwargs) -> dict:
+    """One column as a plain string ("Done", "2025-01-31", "12"): every writer here accepts a string."""
+    return _change_one_column(info.context, board_id, item_id, column_id, value, kwargs)
 
 
-def resolve_items(_root, info, ids=None, limit=25, page=1, exclude_nonactive=None, newest_first=None) -> list[dict]:
-    ctx: RequestContext = info.context
-    candidates = [ctx.state.item(i, include_inactive=True) for i in dict.fromkeys(str(i) for i in ids or [])]
-    # Deleted items are gone; archived ones stay readable unless the caller excludes them.
-    items = [
-        item
-        for item in candidates
-        if item is not None
-        and item["state"] != "deleted"
-        and not (exclude_nonactive and item["state"] != "active")
-        and ctx.may_use(item["board_id"])
-    ]
-    if newest_first:
-        items.reverse()
-    start = max(page - 1, 0) * limit
-    return items[start : start + limit]
-
-
-def resolve_items_page_by_column_values(_root, info, board_id, limit=25, columns=None, cursor=None) -> dict:
-    ctx: RequestContext = info.context
-    if cursor:
-        return _next_page(ctx, cursor, limit)
+def _change_one_column(ctx: RequestContext, board_id, item_id, column_id: str, value: object, kwargs: dict) -> dict:
     board = _board(ctx, board_id)
-    _check_limit(limit)
-    filters = [(f["column_id"], {str(v) for v in f["column_values"] if v is not None}) for f in columns or []]
-    for column_id, _ in filters:
-        if column_id != "name" and ctx.state.column(board, column_id) is None:
-            raise api_error(
-                "InvalidColumnIdException",
-                f"This column ID doesn't exist for the board: {column_id}",
-                column_id=column_id,
-            )
-    matches = [item["id"] for item in ctx.state.active_items(board["id"]) if _matches(item, filters)]
-    return _page(ctx, matches, limit)
+    item = _item_on_board(ctx, board, item_id)
+    writes = validate_writes(ctx, board, {column_id: value}, bool(kwargs.get("create_labels_if_missing")))
+    apply_writes(ctx, board, item, writes)
+    return item
 
 
-def resolve_next_items_page(_root, info, cursor, limit=25) -> dict:
-    return _next_page(info.context, cursor, limit)
+def _json_value(raw: object) -> object:
+    # monday's JSON arguments arrive as a JSON-encoded string (its documented form) or as a literal.
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise api_error("ColumnValueException", f"invalid JSON in value. See {_DOCS}") from None
+    return raw
 
 
-def resolve_board_items_page(board, info, cursor=None, limit=25) -> dict:
+def _item_on_board(ctx: RequestContext, board: dict, item_id: object) -> dict:
+    item = _item(ctx, item_id)
+    if item["board_id"] != board["id"]:
+        raise api_error(
+            "ResourceNotFoundException",
+            f"Item with id {item_id} not found on board {board['id']}",
+            item_id=str(item_id),
+            board_id=board["id"],
+        )
+    return item
+
+
+def resolve_duplicate_group(_root, info, board_id, group_id, add_to_top=None, group_title=None) -> dict:
     ctx: RequestContext = info.context
-    if cursor:
-        return _next_page(ctx, cursor, limit)
-    _check_limit(limit)
-    return _page(ctx, [item["id"] for item in ctx.state.active_items(board["id"])], limit)
+    board = _board(ctx, board_id)
+    source = _group_of(ctx, board, group_id)
+    title = group_title if group_title is not None else f"Duplicate of {source['title']}"
+    column_writes.check_group_name(title)
+    group = ctx.state.create_group(board, str(title), source["color"], None if add_to_top else source["id"], False)
+    for item in [i for i in ctx.state.active_items(board["id"]) if i["group_id"] == source["id"]]:
+        copy = ctx.state.create_item(board, group["id"], item["name"])
+        copy["values"] = json.loads(json.dumps(item["values"]))
+    return {**group, "_board_id": board["id"]}
 
 
-def resolve_group_items_page(group, info, cursor=None, limit=25) -> dict:
+def resolve_archive_group(_root, info, board_id, group_id) -> dict:
     ctx: RequestContext = info.context
-    if cursor:
-        return _next_page(ctx, cursor, limit)
-    _check_limit(limit)
-    board_id = group["_board_id"]
-    ids = [item["id"] for item in ctx.state.active_items(board_id) if item["group_id"] == group["id"]]
-    return _page(ctx, ids, limit)
+    board = _board(ctx, board_id)
+    group = _group_of(ctx, board, group_id)
+    if len(ctx.state.active_groups(board)) == 1:
+        raise api_error(
+            "DeleteLastGroupException", "Archiving the last group of a board is not allowed", group_id=group_id
+        )
+    ctx.state.archive_group(board, group)
+    return {**group, "_board_id": board["id"]}
 
 
-def _matches(item: dict, filters: list[tuple[str, set[str]]]) -> bool:
-    for column_id, wanted in filters:
-        if column_id == "name":
-            texts = {item["name"]}
-        else:
-            stored = item["values"].get(column_id)
-            text = stored["text"] if stored else ""
-            texts = {text} | {part.strip() for part in text.split(",")}
-        if not texts & wanted:
-            return False
-    return True
-
-
-def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= PAGE_LIMIT_MAX:
-        raise api_error("InvalidArgumentException", f"limit must be between 1 and {PAGE_LIMIT_MAX}", limit=limit)
-
-
-def _page(ctx: RequestContext, item_ids: list[str], limit: int) -> dict:
-    page, rest = item_ids[:limit], item_ids[limit:]
-    cursor = _cursors(ctx).put(rest) if rest else None
-    return {"cursor": cursor, "items": [ctx.state.items[i] for i in page if ctx.state.item(i) is not None]}
-
-
-def _next_page(ctx: RequestContext, cursor: str, limit: int) -> dict:
-    _check_limit(limit)
-    item_ids = _cursors(ctx).take(cursor)
-    if item_ids is None:
-        raise api_error("CursorExpiredError", "The cursor is invalid or expired (cursors live 60 minutes)")
-    return _page(ctx, item_ids, limit)
-
-
-def _cursors(ctx: RequestContext) -> CursorStore:
-    if ctx.cursors is None:
-        ctx.cursors = CursorStore()
-    return ctx.cursors
-
-
-def resolve_complexity(_root, info) -> dict:
-    return info.context.complexity
-
-
-# --- object fields -----------------------------------------------------------------------------
-
-
-def board_view_columns(board, info, ids=None, types=None) -> list[dict]:
+def resolve_update_group(_root, info, board_id, group_id, group_attribute, new_value) -> dict:
     ctx: RequestContext = info.context
-    columns = [c for c in board["columns"] if (ids is None or c["id"] in ids) and (types is None or c["type"] in types)]
-    return [column_view(ctx, board, c) for c in columns]
+    board = _board(ctx, board_id)
+    group = _group_of(ctx, board, group_id)
+    if group_attribute == "title":
+        if not str(new_value).strip():
+            raise api_error("InvalidArgumentException", "Group name can't be blank")
+        column_writes.check_group_name(new_value)
+        group["title"] = str(new_value)
+    elif group_attribute == "color":
+        group["color"] = str(new_value)
+    else:
+        raise api_error(
+            "EmulatorUnsupported",
+            f"The emulator does not model update_group of {group_attribute}; nothing was changed",
+            group_attribute=str(group_attribute),
+        )
+    ctx.state.touch()
+    return {**group, "_board_id": board["id"]}
 
 
-def board_groups(board, info, ids=None) -> list[dict]:
-    ctx: RequestContext = info.context
-    return [{**g, "_board_id": board["id"]} for g in ctx.state.active_groups(board) if ids is None or g["id"] in ids]
+# --- wiring: Mutation field -> resolver, read by executable.py --------------------------------------
 
-
-def column_view(ctx: RequestContext, board: dict, column: dict) -> dict:
-    settings: dict = {}
-    settings_str: dict = {}
-    labels = ctx.state.labels(board, column["id"])
-    if column["type"] == "status":
-        settings = {"labels": [{**e, "index": e["id"], "is_done": False, "is_deactivated": False} for e in labels]}
-        settings_str = {"labels": {str(e["id"]): e["label"] for e in labels}}
-    elif column["type"] == "dropdown":
-        settings = {"labels": [{**e, "is_deactivated": False} for e in labels]}
-        settings_str = {"labels": [{"id": e["id"], "name": e["label"]} for e in labels]}
-    elif column["type"] == "subtasks":
-        sub_board = ctx.state.subitems_board_for(board)
-        settings = settings_str = {"boardIds": [int(sub_board["id"])]} if sub_board else {}
-    return {**column, "archived": False, "settings": settings, "settings_str": json.dumps(settings_str)}
-
-
-def item_board(item, info) -> dict:
-    return info.context.state.boards[item["board_id"]]
-
-
-def item_group(item, info) -> dict | None:
-    board = info.context.state.boards[item["board_id"]]
-    group = next((g for g in board["groups"] if g["id"] == item["group_id"]), None)
-    return {**group, "_board_id": board["id"]} if group else None
-
-
-def item_parent(item, info) -> dict | None:
-    return info.context.state.item(item["parent_id"]) if item["parent_id"] else None
-
-
-def item_subitems(item, info) -> list[dict]:
-    return info.context.state.active_subitems(item)
-
-
-def item_url(item, info) -> str:
-    return f"https://emulator.monday.local/boards/{item['board_id']}/pulses/{item['id']}"
-
-
-def item_column_values(item, info, ids=None, types=None) -> list[dict]:
-    ctx: RequestContext = info.context
-    board = ctx.state.boards[item["board_id"]]
-    views = []
-    for column in board["columns"]:
-        if column["type"] == "name" or (ids is not None and column["id"] not in ids):
-            continue
-        if types is not None and column["type"] not in types:
-            continue
-        views.append(_value_view(ctx, board, item, column))
-    return views
-
-
-def _value_view(ctx: RequestContext, board: dict, item: dict, column: dict) -> dict:
-    stored = item["values"].get(column["id"])
-    kind = column["type"]
-    text, raw = (stored["text"], stored["value"]) if stored else (_empty_text(kind), None)
-    view = {
-        "__typename": VALUE_TYPENAMES.get(kind, "UnsupportedValue"),
-        "_board": board,
-        "_column": column,
-        "id": column["id"],
-        "type": kind,
-        "is_leaf": not item["subitem_ids"],
-        "text": text,
-        "value": json.dumps(raw, ensure_ascii=False) if raw is not None else None,
-    }
-    if kind == "item_id":
-        view.update(text=item["id"], item_id=item["id"])
-    elif kind == "last_updated":
-        view.update(text=item["updated_at"], updated_at=item["updated_at"])
-    elif kind == "subtasks":
-        subitems = ctx.state.active_subitems(item)
-        names = ", ".join(s["name"] for s in subitems)
-        view.update(text=names, display_value=names, subitems_ids=[s["id"] for s in subitems])
-    elif kind in {"mirror", "formula", "board_relation"}:
-        view.update(display_value="", linked_item_ids=[])
-    elif kind == "numbers":
-        view["number"] = float(stored["value"]) if stored else None
-    elif kind == "status":
-        view.update(index=raw["index"] if raw else None, label=text)
-    elif kind == "dropdown":
-        entries = {e["id"]: e["label"] for e in ctx.state.labels(board, column["id"])}
-        view["values"] = [{"id": i, "label": entries.get(i, "")} for i in (raw or {}).get("ids", [])]
-    elif kind == "date":
-        view.update(date=(raw or {}).get("date"), time=(raw or {}).get("time"))
-    return view
-
-
-def _empty_text(kind: str) -> str | None:
-    # monday returns "" for most empty columns and null for status, dropdown and mirror-like columns.
-    return None if kind in {"status", "dropdown", "mirror", "board_relation", "formula"} else ""
-
-
-def value_column(view, info) -> dict:
-    return column_view(info.context, view["_board"], view["_column"])
-
-
-# --- schema wiring -------------------------------------------------------------------------------
-
-_QUERY = {
-    "boards": resolve_boards,
-    "items": resolve_items,
-    "items_page_by_column_values": resolve_items_page_by_column_values,
-    "next_items_page": resolve_next_items_page,
-    "complexity": resolve_complexity,
-}
-_MUTATION = {
+MUTATION_FIELDS = {
     "create_group": resolve_create_group,
+    "duplicate_group": resolve_duplicate_group,
+    "archive_group": resolve_archive_group,
+    "update_group": resolve_update_group,
     "create_item": resolve_create_item,
     "create_subitem": resolve_create_subitem,
     "change_multiple_column_values": resolve_change_multiple_column_values,
+    "change_column_value": resolve_change_column_value,
+    "change_simple_column_value": resolve_change_simple_column_value,
     "move_item_to_group": resolve_move_item_to_group,
     "archive_item": resolve_archive_item,
     "delete_item": resolve_delete_item,
     "delete_group": resolve_delete_group,
-    "complexity": resolve_complexity,
 }
-_OBJECT_FIELDS = {
-    "Board": {
-        "columns": board_view_columns,
-        "groups": board_groups,
-        "items_page": resolve_board_items_page,
-        "items_count": lambda board, info: sum(1 for _ in info.context.state.active_items(board["id"])),
-        "url": lambda board, info: f"https://emulator.monday.local/boards/{board['id']}",
-        "state": lambda board, info: "active",
-    },
-    "Group": {"items_page": resolve_group_items_page},
-    "Item": {
-        "board": item_board,
-        "group": item_group,
-        "parent_item": item_parent,
-        "subitems": item_subitems,
-        "column_values": item_column_values,
-        "url": item_url,
-    },
-}
-
-
-def build_executable_schema() -> GraphQLSchema:
-    schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
-    for name, resolver in _QUERY.items():
-        schema.query_type.fields[name].resolve = resolver
-    for name, resolver in _MUTATION.items():
-        schema.mutation_type.fields[name].resolve = resolver
-    for type_name, fields in _OBJECT_FIELDS.items():
-        object_type = schema.get_type(type_name)
-        for name, resolver in fields.items():
-            object_type.fields[name].resolve = resolver
-    for type_name in set(VALUE_TYPENAMES.values()) | {"UnsupportedValue"}:
-        schema.get_type(type_name).fields["column"].resolve = value_column
-    schema.get_type("ColumnValue").resolve_type = lambda view, _info, _type: view["__typename"]
-    return schema

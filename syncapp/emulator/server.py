@@ -1,7 +1,7 @@
 """HTTP server of the local monday emulator.
 
 Endpoints
-    POST /v2            monday's GraphQL API (the subset in schema.graphql)
+    POST /v2            monday's GraphQL API (monday's official 2026-10 schema, schema.graphql)
     GET  /boards/       read-only list of boards
     GET  /boards/<id>   read-only view of a board: groups -> items -> subitems with column values
     GET  /health        JSON status (boards, items, limits, faults)
@@ -37,7 +37,9 @@ from graphql import DocumentNode, GraphQLError, OperationType, execute, get_oper
 
 from syncapp.emulator import limits
 from syncapp.emulator.faults import APPLIED_FAULTS, FaultConfig
-from syncapp.emulator.resolvers import CursorStore, RequestContext, build_executable_schema
+from syncapp.emulator.cursors import CursorStore
+from syncapp.emulator.executable import build_executable_schema
+from syncapp.emulator.resolvers import RequestContext
 from syncapp.emulator.state import EmulatorState, StateSaver
 
 SUPPORTED_API_VERSIONS: tuple[str, ...] = ("2026-10",)

@@ -188,6 +188,13 @@ class EmulatorState:
         self.touch()
         return group
 
+    def archive_group(self, board: dict, group: dict) -> None:
+        group["archived"] = True
+        for item in self.board_item_list(board["id"]):
+            if item["group_id"] == group["id"] and item["state"] == "active":
+                self.set_item_state(item, "archived")
+        self.touch()
+
     def delete_group(self, board: dict, group: dict) -> None:
         group["deleted"] = True
         for item in self.board_item_list(board["id"]):
