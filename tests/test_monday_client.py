@@ -277,25 +277,25 @@ def test_it_writes_each_column_type_in_mondays_format_and_clears_it(
     ("column_type", "source", "expected"),
     [
         ("text", "AAG-1", "AAG-1"),
-        ("text", None, ""),
-        ("text", "   ", ""),
+        ("text", None, None),
+        ("text", "   ", None),
         ("long_text", "a\nb", {"text": "a\nb"}),
-        ("long_text", None, {"text": ""}),
+        ("long_text", None, None),
         ("numbers", Decimal("0.000"), "0"),
         ("numbers", "1,234.50", "1234.5"),
         ("numbers", 1.5e-7, "0.00000015"),
         ("numbers", Decimal("-2.50"), "-2.5"),
-        ("numbers", "", ""),
+        ("numbers", "", None),  # "" would write 0 at monday
         ("dropdown", "GREYSON", {"labels": ["GREYSON"]}),
         ("dropdown", ["A", "A", " ", "B"], {"labels": ["A", "B"]}),
-        ("dropdown", [], {}),
-        ("dropdown", None, {}),
+        ("dropdown", [], None),
+        ("dropdown", None, None),
         ("status", " Done ", {"label": "Done"}),
-        ("status", "", {}),
+        ("status", "", None),
         ("date", dt.date(2025, 1, 31), {"date": "2025-01-31"}),
         ("date", dt.datetime(2025, 1, 31, 23, 59), {"date": "2025-01-31"}),
         ("date", "2025-01-31 00:00:00", {"date": "2025-01-31"}),
-        ("date", None, {}),
+        ("date", None, None),
     ],
 )
 def test_it_formats_values_and_empties_in_mondays_write_formats(column_type, source, expected):
@@ -378,7 +378,9 @@ def test_it_retries_transient_failures_with_bounded_backoff(emulator, fault):
     assert 0.75 <= emulator.sleeps[1] <= 1.5  # second: 2 s capped at max_wait_seconds, with jitter
     assert client.stats.retries == 2
     assert len(active_items(emulator)) == 1
-    assert any("waiting" in line and "retry 1 of 6" in line for line in emulator.logs)
+    waited = "Waiting for monday's budget" if fault == "429_bare" else "trying again"
+    assert any(waited in line for line in emulator.logs)
+    assert not any("create" in line or "{" in line for line in emulator.logs), "plain words on the run page"
 
 
 def test_it_waits_retry_in_seconds_before_the_retry_after_header(emulator):
@@ -389,7 +391,14 @@ def test_it_waits_retry_in_seconds_before_the_retry_after_header(emulator):
 
     assert client.run_batch([create("k")], operation="create", idempotency_scope="s")["k"].ok
     assert emulator.sleeps == [7.0]
-    assert any("rate limited" in line and "waiting 7.0s" in line for line in emulator.logs)
+    assert (
+        emulator.logs
+        == [
+            f"Waiting for monday's budget (development): resumes at {line.split('resumes at ')[1][:8]} UTC (in 7 s)."
+            for line in emulator.logs
+        ]
+        and len(emulator.logs) == 1
+    ), "the status line says it waits for monday's budget and when it resumes"
 
 
 def test_it_waits_the_retry_after_header_when_there_is_no_retry_in_seconds(emulator):
@@ -452,7 +461,8 @@ def test_it_slows_down_before_the_budget_runs_out(emulator):
 
     assert len(emulator.sleeps) == 1 and 50 <= emulator.sleeps[0] <= 60
     assert all(entry["status"] == 200 for entry in emulator.request_log)  # never ran into a 429
-    assert any("complexity budget below 10%" in line for line in emulator.logs)
+    assert [line for line in emulator.logs if line.startswith("Waiting for monday's budget (development): resumes at ")]
+    assert not any("third" in line for line in emulator.logs), "no internal operation names on the run page"
 
 
 def test_it_gives_up_after_max_retries_with_a_message_to_retry_later(emulator):
@@ -516,9 +526,19 @@ def test_it_stops_at_the_daily_limit_naming_the_environment(emulator):
 
 
 def test_it_stops_when_monday_rejects_the_api_version(emulator):
-    with pytest.raises(MondayRequestError, match="2023-10"):
-        emulator.client(api_version="2023-10").get_board(DEV_ITEMS_BOARD)
+    with pytest.raises(MondayRequestError, match="2026-13") as raised:
+        emulator.client(api_version="2026-13").get_board(DEV_ITEMS_BOARD)
+    assert raised.value.code == "InvalidVersionException"
     assert len(emulator.request_log) == 1
+
+
+def test_it_reads_which_api_version_answered(emulator):
+    pinned = emulator.client()
+    pinned.get_board(DEV_ITEMS_BOARD)
+    assert pinned.answered_version == "2026-10"
+    deprecated = emulator.client(api_version="2023-10")  # served by the maintenance version, not refused
+    deprecated.get_board(DEV_ITEMS_BOARD)
+    assert deprecated.answered_version == emulator.api.versions.maintenance != "2023-10"
 
 
 # --- idempotency ---------------------------------------------------------------------------------

@@ -333,15 +333,16 @@ def test_it_refuses_runs_that_cannot_be_rolled_back(greyson):
     ("column_type", "before", "expected"),
     [
         ("text", {"text": "ALT-1", "value": "ALT-1"}, "ALT-1"),
-        ("text", {"text": "", "value": None}, ""),
+        ("text", {"text": "", "value": None}, None),
         ("numbers", {"text": "12.5", "value": "12.5"}, "12.5"),
         ("long_text", {"text": "a\nb", "value": {"text": "a\nb", "changed_at": "2025-01-01"}}, {"text": "a\nb"}),
         ("date", {"text": "2025-01-31", "value": {"date": "2025-01-31", "changed_at": "x"}}, {"date": "2025-01-31"}),
-        ("date", {}, {}),
+        ("date", {}, None),  # null: monday refuses {} on a date
         ("dropdown", {"text": "A, B", "value": {"ids": [1, "3"]}}, {"ids": [1, 3]}),
-        ("dropdown", {"text": None, "value": None}, {}),
+        ("dropdown", {"text": None, "value": None}, None),
         ("status", {"text": "PACK", "value": {"index": 2, "post_id": None}}, {"index": 2}),
-        ("status", {"text": None, "value": None}, {}),
+        ("status", {"text": None, "value": None}, None),
+        ("numbers", {"text": "", "value": None}, None),  # "" would write 0
     ],
 )
 def test_it_writes_back_values_in_mondays_format(column_type, before, expected):

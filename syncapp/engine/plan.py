@@ -8,7 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from syncapp.engine.rows import OrderRow
-from syncapp.monday.column_values import LABEL_TYPES, format_column_value, item_name, labels_in
+from syncapp.monday.column_values import (
+    LABEL_TYPES,
+    format_column_value,
+    group_name_problem,
+    item_name,
+    labels_in,
+    limit_problem,
+)
 from syncapp.sync_config import EnvironmentConfig, SyncConfig
 
 CREATE, UPDATE, CANCEL, SKIP, FAIL = "create", "update", "cancel", "skip", "fail"
@@ -101,6 +108,11 @@ class Planner:
                 formatted = format_column_value(column_type, value)
             except ValueError as error:
                 return {}, {}, f"{order_column}: {error}"
+            # monday's limits are checked here, so an over-long value fails its own row before anything
+            # is sent instead of an error inside a batch (see column_values.limit_problem).
+            problem = limit_problem(column_type, formatted, known_labels=self.known_labels.get(column_id, ()))
+            if problem:
+                return {}, {}, f"{order_column} ({column_id}): {problem}."
             if (
                 column_type in LABEL_TYPES
                 and self.config.create_labels.get(order_column)
@@ -129,6 +141,11 @@ class Planner:
                 FAIL,
                 "no group: the row has no CUSTOMER NAME, or neither CUSTOMER SEASON nor AAG SEASON. "
                 "Fill them in the customer's spreadsheet and merge again.",
+            )
+        problem = group_name_problem(group)
+        if problem:
+            return RowPlan(
+                row, FAIL, f"group {group[:60]!r}…: {problem}. Shorten the customer or season name and merge again."
             )
         try:
             name = self.item_name(row)

@@ -23,6 +23,7 @@ from syncapp.engine import plan as planning
 from syncapp.engine.journal import Journal
 from syncapp.engine.plan import Planner, RowPlan
 from syncapp.engine.progress import RunProgress, RunStopped, client_stats
+from syncapp.engine.recovery import NaturalKeyRecovery
 from syncapp.engine.rows import rows_load
 from syncapp.engine.writeback import Outcome, outcomes_write
 from syncapp.models import BoardChange, BoardGroup, ItemLink, SubitemLink, SyncRun
@@ -54,6 +55,8 @@ class SyncEngine:
             settings_=config.sync,
         )
         self.chunk_rows = chunk_rows or config.sync.items_per_request * 8
+        # A lost answer to a create is looked up on the board before anything is sent again.
+        self.recovery = NaturalKeyRecovery(self.client, aag_column_id=self.env.item_columns.get("AAG ORDER NUMBER"))
         self.journal = Journal(run, self.env)
         self.preview: list[dict] = []
         self.groups_to_create: set[str] = set()
@@ -441,6 +444,7 @@ class SyncEngine:
             mutations,
             operation=operation,
             idempotency_scope=scope,
+            recover=self.recovery,
             **({"batch_size": batch_size} if batch_size else {}),
         )
         return results

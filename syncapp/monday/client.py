@@ -11,10 +11,23 @@ The sync engine talks to monday only through `MondayClient`. Its contract:
   `MondayUnavailableError`.
 * 401/403 raise `MondayAuthError` and DAILY_LIMIT_EXCEEDED raises `MondayDailyLimitError` at once,
   each naming the environment, because waiting cannot fix them.
+* Throttles are recognised by their code whatever the HTTP status (monday also answers them inside an
+  HTTP 200): a throttled read or request is waited out; throttled aliases of a batch whose other
+  aliases were applied are sent again on their own after the wait.
 * Every mutation request carries an `Idempotency-Key` derived from its content, so a retry after a
-  lost response is answered from monday's idempotency cache instead of creating items twice.
+  lost response can be answered from monday's idempotency cache. monday's replay is best-effort (a
+  per-user cache budget; responses over 1 MB are not cached), so when the caller passes `recover`,
+  a request whose answer was lost is first looked up by natural key (`recover` returns what is already
+  on the board) and only the mutations not found are sent again.
+* A whole-request HTTP 500 that comes back twice for the same batch is taken for one bad mutation
+  (monday answers a stale item id or a malformed value this way): the batch is split in halves until
+  the mutation is alone, and it fails on its own while its batch-mates are sent.
 * Every document reads `complexity`; when the remaining budget drops below
   `throttle_below_fraction` the client sleeps until the budget resets instead of running into 429s.
+  The budget is read from the complexity field, else from the `complexityMinute` policy of the
+  `RateLimit` header (which also carries `minuteRate` and `concurrency`).
+* `answered_version` holds the `API-Version` response header of the last answer: which version
+  served a pinned request (monday serves deprecated versions from the maintenance version).
 
 The token only ever travels in the Authorization header; it is never logged or recorded.
 """
@@ -37,6 +50,7 @@ from syncapp.monday import documents
 from syncapp.monday.errors import (
     AUTH_CODES,
     DAILY_LIMIT_CODES,
+    IDEMPOTENCY_RUNNING_CODES,
     RATE_LIMIT_CODES,
     REQUEST_REJECTED_CODES,
     MondayAuthError,
@@ -55,6 +69,14 @@ ITEMS_PER_REQUEST = 100
 # Bodies kept in ApiCallRecord are truncated so one huge response cannot bloat the audit table.
 RECORD_BODY_LIMIT = 65_536
 BACKOFF_BASE_SECONDS = 1.0
+# How many HTTP 500 answers in a row to one batch before it is split in halves: monday answers a whole
+# request with 500 for one stale id or malformed value, and retrying the same bytes cannot fix that.
+SPLIT_AFTER_500S = 2
+# A mutation sent alone gets one more try before it fails on its own (a 500 may still be passing trouble).
+ALONE_FAILS_AFTER_500S = 3
+
+# What `recover` returns: the data of mutations found already applied on the board, by caller key.
+Recover = Callable[[list["Mutation"]], dict[str, dict]]
 
 
 @dataclass
@@ -128,6 +150,18 @@ class ClientStats:
     waited_seconds: float = 0.0
 
 
+class _ResponseLost(Exception):
+    """A mutation request went out and no answer came back: monday may or may not have applied it."""
+
+
+class _Persistent500(Exception):
+    """The same batch was answered with HTTP 500 too many times in a row (see SPLIT_AFTER_500S)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass
 class _Outcome:
     """One HTTP attempt as seen by the retry logic."""
@@ -181,6 +215,7 @@ class MondayClient:
         self._throttle_seconds = 0.0
         self._throttle_set_at = 0.0
         self._session = _pooled_session()
+        self.answered_version = ""  # the API-Version header of the last answer
 
     def __repr__(self) -> str:  # never show the token
         return f"MondayClient(environment={self.environment!r}, api_url={self.api_url!r})"
@@ -197,24 +232,77 @@ class MondayClient:
     # --- mutations ---------------------------------------------------------------------------
 
     def run_batch(
-        self, mutations: list[Mutation], *, operation: str, idempotency_scope: str, batch_size: int | None = None
+        self,
+        mutations: list[Mutation],
+        *,
+        operation: str,
+        idempotency_scope: str,
+        batch_size: int | None = None,
+        recover: Recover | None = None,
     ) -> dict[str, MutationResult]:
         """Send `mutations` in requests of `batch_size` aliases; results by caller key.
 
         `idempotency_scope` should identify the sync run (e.g. its id), so a later run that sends
-        the same rows again is not answered from monday's 30-minute idempotency cache.
+        the same rows again is not answered from monday's 30-minute idempotency cache. `recover`
+        (see the module docstring) is asked, after a lost answer, which mutations are already applied.
         """
         _check_unique_keys(mutations)
-        # Build every document first: an invalid mutation must fail before anything is sent.
-        requests_to_send = [
-            (chunk, *self._document(chunk)) for chunk in _chunks(mutations, batch_size or self.batch_size)
-        ]
+        chunks = list(_chunks(mutations, batch_size or self.batch_size))
+        for chunk in chunks:  # an invalid mutation must fail before anything is sent
+            self._document(chunk)
         results: dict[str, MutationResult] = {}
-        for chunk, query, variables in requests_to_send:
+        for chunk in chunks:
+            results.update(self._send_chunk(chunk, operation, idempotency_scope, recover))
+        return results
+
+    def _send_chunk(
+        self, chunk: list[Mutation], operation: str, idempotency_scope: str, recover: Recover | None
+    ) -> dict[str, MutationResult]:
+        results: dict[str, MutationResult] = {}
+        lost = throttled_rounds = 0
+        while chunk:
+            query, variables = self._document(chunk)
             key = self.idempotency_key(chunk, operation=operation, idempotency_scope=idempotency_scope)
-            body = self._execute(query, variables, operation=operation, idempotency_key=key, mutations=len(chunk))
-            results.update(_results_by_key(chunk, body))
+            try:
+                outcome = self._execute(
+                    query,
+                    variables,
+                    operation=operation,
+                    idempotency_key=key,
+                    mutations=len(chunk),
+                    lost_is_final=recover is not None,
+                )
+            except _ResponseLost:
+                lost += 1
+                if lost > self.max_retries:
+                    raise self._gave_up(operation, "no answer came back") from None
+                found = recover(chunk) if recover is not None else {}
+                for mutation in chunk:
+                    if mutation.key in found:
+                        results[mutation.key] = MutationResult(mutation.key, True, found[mutation.key])
+                # Only what is not on the board goes again; unchanged, it keeps its key (a replay may answer).
+                chunk = [m for m in chunk if m.key not in found]
+                continue
+            except _Persistent500 as failure:
+                if len(chunk) == 1:
+                    return {**results, chunk[0].key: _alone_failed(chunk[0], failure.reason)}
+                self.stats.retries += 1  # the split halves are sent instead of a retry of the whole
+                half = len(chunk) // 2
+                for part in (chunk[:half], chunk[half:]):
+                    results.update(self._send_chunk(part, operation, idempotency_scope, recover))
+                return results
             self.stats.mutations += len(chunk)
+            answered = _results_by_key(chunk, outcome.body or {})
+            throttled = [m for m in chunk if not answered[m.key].ok and answered[m.key].error_code in RATE_LIMIT_CODES]
+            results.update(answered)
+            if not throttled or throttled_rounds >= self.max_retries:
+                return results
+            # The other aliases were applied: only the throttled ones go again, after monday's wait.
+            throttled_rounds += 1
+            self._wait_before_retry(
+                operation, throttled_rounds, _retry_in(outcome.errors, outcome.headers), "rate limited", throttle=True
+            )
+            chunk = throttled
         return results
 
     def idempotency_key(self, chunk: list[Mutation], *, operation: str, idempotency_scope: str) -> str:
@@ -299,7 +387,7 @@ class MondayClient:
             page = (body.get("data") or {}).get("next_items_page") or {}
 
     def _query(self, query: str, variables: dict[str, object], *, operation: str) -> dict:
-        body = self._execute(query, variables, operation=operation, idempotency_key="", mutations=0)
+        body = self._execute(query, variables, operation=operation, idempotency_key="", mutations=0).body or {}
         errors = _normalise_errors(body)
         if errors:  # a read that came back partly failed would make the engine act on a wrong picture
             first = errors[0]
@@ -312,27 +400,47 @@ class MondayClient:
     # --- transport and retries ---------------------------------------------------------------
 
     def _execute(
-        self, query: str, variables: dict[str, object], *, operation: str, idempotency_key: str, mutations: int
-    ) -> dict:
+        self,
+        query: str,
+        variables: dict[str, object],
+        *,
+        operation: str,
+        idempotency_key: str,
+        mutations: int,
+        lost_is_final: bool = False,
+    ) -> _Outcome:
+        """One request with its retries; the answer that was not retried.
+
+        `lost_is_final`: a mutation request whose answer never came raises `_ResponseLost` (after the
+        backoff) instead of being sent again, so the caller can look up what monday applied."""
         if not self._token:
             raise MondayAuthError(self._missing_token_message(), code="NoToken")
         payload = json.dumps({"query": query, "variables": variables}, ensure_ascii=False, separators=(",", ":"))
         body = payload.encode("utf-8")
         headers = self._headers(idempotency_key)
         reason = ""
+        in_a_row_500 = 0
         for attempt in range(1, self.max_retries + 2):
-            self._wait_for_budget(operation)
+            self._wait_for_budget()
             outcome = self._send(body, headers)
-            action, hint, reason = self._classify(outcome)
+            action, hint, reason = self._classify(outcome, mutations)
             self._record(outcome, operation, attempt, mutations, idempotency_key, payload, action, reason)
             if action == "ok":
                 self._note_budget(outcome)
-                return outcome.body or {}
+                return outcome
             self._raise_if_fatal(action, reason, outcome)
+            in_a_row_500 = in_a_row_500 + 1 if outcome.status == 500 and mutations else 0
+            if in_a_row_500 >= (SPLIT_AFTER_500S if mutations > 1 else ALONE_FAILS_AFTER_500S):
+                raise _Persistent500(reason)
             if attempt > self.max_retries:
                 break
-            self._wait_before_retry(operation, attempt, hint, reason)
-        raise MondayUnavailableError(
+            self._wait_before_retry(operation, attempt, hint, reason, throttle=action == "wait")
+            if outcome.status is None and mutations and lost_is_final:
+                raise _ResponseLost(reason)
+        raise self._gave_up(operation, reason)
+
+    def _gave_up(self, operation: str, reason: str) -> MondayUnavailableError:
+        return MondayUnavailableError(
             f"monday ({self.environment}) did not complete {operation} after {self.max_retries + 1} attempts; "
             f"last problem: {reason}. Nothing further was sent. Retry the sync later; if this keeps happening, "
             "check monday's status page and the run's API log.",
@@ -363,7 +471,7 @@ class MondayClient:
         text = response.text
         return _Outcome(response.status_code, text, _json_object(text), response.headers, "", _ms(started))
 
-    def _classify(self, outcome: _Outcome) -> tuple[str, float | None, str]:
+    def _classify(self, outcome: _Outcome, mutations: int = 0) -> tuple[str, float | None, str]:
         """Decide what an attempt means: (action, wait hint in seconds, human-readable reason)."""
         if outcome.status is None:
             return "retry", None, outcome.transport_error
@@ -374,10 +482,17 @@ class MondayClient:
             return "auth", None, f"HTTP {status}: {message}"
         if codes & DAILY_LIMIT_CODES:
             return "daily", None, message
-        if status == 429 or codes & RATE_LIMIT_CODES or _budget_exhausted(errors):
+        throttled = bool(codes & RATE_LIMIT_CODES) or _budget_exhausted(errors)
+        # A batch some of whose aliases were applied is answered, not retried whole: resending it would
+        # apply those again. Its throttled aliases are sent again on their own (see _send_chunk).
+        if status == 429 or (throttled and not (mutations and _applied_aliases(outcome.body))):
             return "wait", _retry_in(errors, outcome.headers), f"rate limited (HTTP {status}: {message})"
         if status == 409:
-            return "wait", _retry_after(outcome.headers), "the same idempotent request is still running (HTTP 409)"
+            if codes & IDEMPOTENCY_RUNNING_CODES or (not any(codes) and "idempot" in message.lower()):
+                return "wait", _retry_after(outcome.headers), "the same idempotent request is still running (HTTP 409)"
+            if mutations and errors:  # e.g. DeleteLastGroupException: an answer about one mutation
+                return "ok", None, ""
+            return "reject", None, f"HTTP {status}: {message}"
         if status == 423 or status >= 500:
             return "retry", _retry_after(outcome.headers), f"HTTP {status} ({_snippet(outcome.text)})"
         if outcome.body is None or not ({"data", "errors"} & outcome.body.keys()):
@@ -406,22 +521,32 @@ class MondayClient:
                 http_status=outcome.status,
             )
 
-    def _wait_before_retry(self, operation: str, attempt: int, hint: float | None, reason: str) -> None:
+    def _wait_before_retry(
+        self, operation: str, attempt: int, hint: float | None, reason: str, *, throttle: bool = False
+    ) -> None:
         if hint is not None:
             wait = max(0.0, min(hint, self.max_wait_seconds))
         else:
             backoff = min(self.max_wait_seconds, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
             wait = backoff * random.uniform(0.5, 1.0)  # jitter only; not security-sensitive
         self.stats.retries += 1
-        self._log(
-            f"monday {self.environment}: {operation} attempt {attempt} failed: {reason}; "
-            f"waiting {wait:.1f}s before retry {attempt} of {self.max_retries}"
-        )
+        # The note goes to the run page's status line: plain words, no operation names or monday's JSON
+        # (the API log keeps those, with `reason`).
+        if throttle:
+            self._log(f"Waiting for monday's budget ({self.environment}): {_resumes(wait)}.")
+        else:
+            self._log(
+                f"monday ({self.environment}) did not answer properly ({_plain_reason(reason)}); "
+                f"trying again {_resumes(wait, short=True)} (retry {attempt} of {self.max_retries})."
+            )
         self._pause(wait)
 
     # --- proactive throttling ----------------------------------------------------------------
 
     def _note_budget(self, outcome: _Outcome) -> None:
+        version = (outcome.headers or {}).get("API-Version") if outcome.headers else None
+        if version:
+            self.answered_version = str(version)
         complexity = ((outcome.body or {}).get("data") or {}).get("complexity") or {}
         remaining, reset_in = complexity.get("after"), complexity.get("reset_in_x_seconds")
         self._budget_limit = max(self._budget_limit, int(complexity.get("before") or 0))
@@ -436,7 +561,7 @@ class MondayClient:
             self._throttle_seconds = float(reset_in or 0)
             self._throttle_set_at = time.monotonic()
 
-    def _wait_for_budget(self, operation: str) -> None:
+    def _wait_for_budget(self) -> None:
         if self._throttle_seconds <= 0:
             return
         remaining = self._throttle_seconds - (time.monotonic() - self._throttle_set_at)
@@ -444,10 +569,7 @@ class MondayClient:
         wait = min(max(remaining, 0.0), self.max_wait_seconds)
         if wait <= 0:
             return
-        self._log(
-            f"monday {self.environment}: complexity budget below {self.throttle_below_fraction:.0%}; "
-            f"waiting {wait:.1f}s for it to reset before {operation}"
-        )
+        self._log(f"Waiting for monday's budget ({self.environment}): {_resumes(wait)}.")
         self._pause(wait)
 
     def _pause(self, seconds: float) -> None:
@@ -572,7 +694,8 @@ def _normalise_errors(body: dict | None) -> list[dict]:
         else:
             errors.append({"message": str(entry), "extensions": {"code": body.get("error_code", "")}})
     if not errors and body.get("error_code"):
-        errors.append({"message": body.get("error_message", ""), "extensions": {"code": body["error_code"]}})
+        extensions = {"code": body["error_code"], "error_data": body.get("error_data") or {}}
+        errors.append({"message": body.get("error_message", ""), "extensions": extensions})
     return errors
 
 
@@ -600,9 +723,11 @@ def _request_failed(body: dict, errors: list[dict]) -> bool:
 
 def _retry_in(errors: list[dict], headers: Mapping[str, str]) -> float | None:
     for error in errors:
-        value = (error.get("extensions") or {}).get("retry_in_seconds")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+        extensions = error.get("extensions") or {}
+        for source in (extensions, extensions.get("error_data") or {}, error.get("error_data") or {}):
+            value = source.get("retry_in_seconds") if isinstance(source, Mapping) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
         match = re.search(r"reset in (\d+) seconds?", str(error.get("message", "")))
         if match:
             return float(match.group(1))
@@ -625,18 +750,73 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def _rate_limit_headers(headers: Mapping[str, str]) -> tuple[int | None, int | None, int | None]:
-    """(remaining, reset seconds, limit) from the IETF-draft RateLimit / RateLimit-Policy headers."""
+    """(remaining, reset seconds, limit) of the complexity policy in the RateLimit / RateLimit-Policy headers.
+
+    monday sends several policies in one header (`minuteRate`, `concurrency`, `complexityMinute`);
+    the complexity one is read, whatever its position. A header with one unnamed policy is read as it is.
+    """
     if not headers:
         return None, None, None
-    remaining = _header_param(headers.get("RateLimit", ""), "r")
-    reset = _header_param(headers.get("RateLimit", ""), "t")
-    limit = _header_param(headers.get("RateLimit-Policy", ""), "q")
-    return remaining, reset, limit
+    current = _complexity_policy(headers.get("RateLimit", ""))
+    policy = _complexity_policy(headers.get("RateLimit-Policy", ""))
+    return _header_param(current, "r"), _header_param(current, "t"), _header_param(policy, "q")
+
+
+def _complexity_policy(value: str) -> str:
+    policies = [part.strip() for part in re.split(r",(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", value or "") if part.strip()]
+    for policy in policies:
+        name = policy.split(";", 1)[0].strip().strip('"').lower()
+        if "complexity" in name:
+            return policy
+    if len(policies) == 1 and not policies[0].split(";", 1)[0].strip().strip('"'):
+        return policies[0]
+    return ""
 
 
 def _header_param(value: str, name: str) -> int | None:
     match = re.search(rf"(?:^|;)\s*{name}=(\d+)", value or "")
     return int(match.group(1)) if match else None
+
+
+def _applied_aliases(body: dict | None) -> bool:
+    """True when a mutation answer holds at least one applied alias (a result with an id)."""
+    data = (body or {}).get("data") if isinstance(body, dict) else None
+    return isinstance(data, dict) and any(isinstance(v, dict) and v.get("id") is not None for v in data.values())
+
+
+def _alone_failed(mutation: Mutation, reason: str) -> MutationResult:
+    return MutationResult(
+        mutation.key,
+        False,
+        None,
+        f"monday answered this change, sent on its own, with a whole-request error ({reason}) "
+        f"{ALONE_FAILS_AFTER_500S} times in a row; its batch-mates "
+        "were sent without it. A stale item id (deleted or archived on the board) or a value monday cannot read "
+        "is the usual cause.",
+        "WholeRequestError",
+    )
+
+
+def _resumes(wait: float, *, short: bool = False) -> str:
+    """'resumes at 14:05:31 UTC (in 42 s)' for the run page's status line."""
+    at = time.strftime("%H:%M:%S", time.gmtime(time.time() + wait))
+    if short:
+        return f"in {wait:.0f} s" if wait >= 1 else "now"
+    return f"resumes at {at} UTC (in {wait:.0f} s)"
+
+
+def _plain_reason(reason: str) -> str:
+    """The kind of trouble in a few words, without monday's JSON."""
+    match = re.match(r"(HTTP \d+)", reason or "")
+    if match:
+        return match.group(1)
+    if reason.startswith("malformed"):
+        return "an unreadable answer"
+    if reason.startswith("timed out"):
+        return "no answer in time"
+    if reason.startswith("connection"):
+        return "the connection was lost"
+    return "an unexpected answer"
 
 
 def _alias_error_summary(errors: list[dict]) -> str:

@@ -1,19 +1,25 @@
 """monday.com write formats by column type.
 
 Every value the sync writes goes through `format_column_value`, so the shape monday expects for a
-column type lives in one place. Formats follow monday's "changing column values" reference:
+column type lives in one place. Formats and clears follow monday's column type reference pages
+(developer.monday.com/api-reference/reference/<type>, "Clear"):
 
-    text       "some text"                      clear: ""
-    long_text  {"text": "some text"}            clear: {"text": ""}
-    numbers    "1234.5" (numeric string)        clear: ""
-    dropdown   {"labels": ["A", "B"]}           clear: {}
-    status     {"label": "Done"}                clear: {}
-    date       {"date": "2025-01-31"}           clear: {}
+    text       "some text"                      clear: null   (or "")
+    long_text  {"text": "some text"}            clear: null
+    numbers    "1234.5" (numeric string)        clear: null   ("" is NOT a clear: monday writes 0)
+    dropdown   {"labels": ["A", "B"]}           clear: null   (or {"labels": []}; {} is refused)
+    status     {"label": "Done"}                clear: null   (or {})
+    date       {"date": "2025-01-31"}           clear: null   ({} is refused)
 
-monday clears simple-string columns with an empty string and JSON columns with an empty object.
+orderops clears every type with null, the one form monday documents for all six.
 An empty source value (None, "", whitespace, an empty list) therefore produces the clearing value:
 the sync must never silently skip a column whose source became empty, or the board keeps a stale
 value forever.
+
+monday's limits on what a column holds (`limit_problem`): a long text at most 2,000 characters, a
+status label at most 30 characters and a status column at most 40 labels; a group name at most 255
+characters. A value over a limit fails its row before anything is sent (never cut: a cut note or
+label would be a silent change of the order's data).
 """
 
 from __future__ import annotations
@@ -47,23 +53,47 @@ READ_ONLY_TYPES: frozenset[str] = frozenset(
 LABEL_TYPES: frozenset[str] = frozenset({"dropdown", "status"})
 
 ITEM_NAME_MAX = 255
-
-_CLEAR_VALUES: dict[str, object] = {
-    "text": "",
-    "long_text": {"text": ""},
-    "numbers": "",
-    "dropdown": {},
-    "status": {},
-    "date": {},
-}
+GROUP_NAME_MAX = 255
+LONG_TEXT_MAX = 2_000
+STATUS_LABEL_MAX = 30
+STATUS_LABELS_PER_COLUMN = 40
 
 
-def clear_value(column_type: str) -> object:
-    """The value that empties a column of this type."""
+def clear_value(column_type: str) -> None:
+    """The value that empties a column of this type: null, documented for every type orderops writes."""
     _require_writable(column_type)
-    value = _CLEAR_VALUES[column_type]
-    # A fresh copy, so a caller mutating the result cannot change the shared constant.
-    return dict(value) if isinstance(value, dict) else value
+    return None
+
+
+def limit_problem(column_type: str, formatted: object, *, known_labels: Iterable[str] = ()) -> str:
+    """What in a formatted value is over one of monday's limits ("" when nothing is).
+
+    `known_labels`: the labels the column has now; a new status label must still fit in the 40."""
+    if column_type == "long_text" and isinstance(formatted, Mapping):
+        length = len(str(formatted.get("text") or ""))
+        if length > LONG_TEXT_MAX:
+            return f"{length:,} characters; monday's long text column holds at most {LONG_TEXT_MAX:,}"
+    if column_type == "status":
+        for label in labels_in(column_type, formatted):
+            if len(label) > STATUS_LABEL_MAX:
+                return (
+                    f"the status label {label!r} has {len(label)} characters; monday allows at most "
+                    f"{STATUS_LABEL_MAX} in a status label"
+                )
+            known = set(known_labels)
+            if label not in known and len(known) >= STATUS_LABELS_PER_COLUMN:
+                return (
+                    f"the status label {label!r} would be a new label, and the column already has "
+                    f"{len(known)}; monday allows at most {STATUS_LABELS_PER_COLUMN} labels in a status column"
+                )
+    return ""
+
+
+def group_name_problem(name: str) -> str:
+    """Why monday would refuse this group name ("" when it would not)."""
+    if len(name) > GROUP_NAME_MAX:
+        return f"the group name has {len(name)} characters; monday allows at most {GROUP_NAME_MAX}"
+    return ""
 
 
 def format_column_value(column_type: str, value: object) -> object:
@@ -120,6 +150,8 @@ def written_text(column_type: str, value: object) -> str | None:
     """The text monday shows for a value orderops wrote in its write format (None when it cannot tell).
 
     A rollback compares it with the text read before the update, to write back only what changed."""
+    if value is None:
+        return ""
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return str(value).strip()
     if not isinstance(value, Mapping):
@@ -143,34 +175,35 @@ def restore_value(column_type: str, before: Mapping | None) -> object:
     `value` is monday's stored JSON, already parsed: text and numbers hold a string, long_text
     {"text"}, date {"date", "time"}, dropdown {"ids": [...]}, status {"index": n}. Dropdowns and
     statuses are written back by id and index, so a label renamed since is still the same label.
-    An empty `before` (the column had no value) gives the value that clears the column.
+    An empty `before` (the column had no value) gives the documented clear (null), never "" or {}:
+    "" would write 0 to a numbers column and {} is refused for dates and dropdowns.
     """
+    _require_writable(column_type)
     before = before if isinstance(before, Mapping) else {}
     value, text = before.get("value"), before.get("text")
+    restored: object = None
     if column_type == "text":
-        return value if isinstance(value, str) else (text or "")
-    if column_type == "numbers":
+        restored = value if isinstance(value, str) else (text or "")
+    elif column_type == "numbers":
         if isinstance(value, str | int | float) and not isinstance(value, bool):
-            return str(value).strip()
-        return (text or "").strip()
-    if column_type == "long_text":
-        if isinstance(value, Mapping):
-            return {"text": str(value.get("text") or "")}
-        return {"text": text or ""}
-    if column_type == "date":
+            restored = str(value).strip()
+        else:
+            restored = (text or "").strip()
+    elif column_type == "long_text":
+        content = value.get("text") if isinstance(value, Mapping) else text
+        restored = {"text": str(content)} if content else None
+    elif column_type == "date":
         if isinstance(value, Mapping) and value.get("date"):
             restored = {"date": str(value["date"])}
             if value.get("time"):
                 restored["time"] = str(value["time"])
-            return restored
-        return {}
-    if column_type == "dropdown":
+    elif column_type == "dropdown":
         ids = value.get("ids") if isinstance(value, Mapping) else None
-        return {"ids": [int(i) for i in ids]} if ids else {}
-    if column_type == "status":
+        restored = {"ids": [int(i) for i in ids]} if ids else None
+    elif column_type == "status":
         index = value.get("index") if isinstance(value, Mapping) else None
-        return {"index": int(index)} if index is not None else {}
-    raise ValueError(f"a {column_type or 'unknown'} column cannot be written back by orderops")
+        restored = {"index": int(index)} if index is not None else None
+    return clear_value(column_type) if restored in ("", None) else restored
 
 
 def _require_writable(column_type: str) -> None:

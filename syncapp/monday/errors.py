@@ -8,17 +8,32 @@ row never hides the results of the 24 others sent in the same request.
 from __future__ import annotations
 
 # Limits that clear by waiting: monday says how long in extensions.retry_in_seconds (or the
-# Retry-After header). Codes as documented for API 2025-01 and later.
+# Retry-After header). Codes as documented for API 2025-01 and later (rate limits and error handling
+# pages), the legacy spellings older versions used, and the throttles monday may answer inside an
+# HTTP 200 (tooManyRequests, API_TEMPORARILY_BLOCKED): whatever the status, a throttle is waited out,
+# never reported as a failed row or a stopped run.
 RATE_LIMIT_CODES: frozenset[str] = frozenset(
     {
         "COMPLEXITY_BUDGET_EXHAUSTED",
-        "RATE_LIMIT_EXCEEDED",
+        "MINUTE_RATE_LIMIT_EXCEEDED",
+        "MAX_CONCURRENCY_EXCEEDED",
         "IP_RATE_LIMIT_EXCEEDED",
+        "RATE_LIMIT_EXCEEDED",
+        "API_TEMPORARILY_BLOCKED",
+        "tooManyRequests",
+        "TOO_MANY_REQUESTS",
         "maxConcurrencyExceeded",
         "CONCURRENCY_LIMIT_EXCEEDED",
         "FIELD_LIMIT_EXCEEDED",
         "Rate Limit Exceeded",
     }
+)
+
+# A 409 means "the request with this Idempotency-Key is still running" only with these codes; other
+# 409s are answers about the data (DeleteLastGroupException: a board keeps at least one group) and
+# are reported on their mutation like any application error.
+IDEMPOTENCY_RUNNING_CODES: frozenset[str] = frozenset(
+    {"IDEMPOTENCY_CONFLICT", "IDEMPOTENCY_KEY_IN_PROGRESS", "IdempotencyConflictException"}
 )
 
 DAILY_LIMIT_CODES: frozenset[str] = frozenset({"DAILY_LIMIT_EXCEEDED"})

@@ -21,6 +21,8 @@ from django_q.status import Stat
 from syncapp import sync_config
 from syncapp.domain.scope import Scope, ScopeError
 from syncapp.models import SyncRun
+from syncapp.monday.client import MondayClient
+from syncapp.monday.factory import monday_client
 from syncapp.order_tables import (
     FACT_TABLE,
     LINES_TABLE,
@@ -202,7 +204,14 @@ def _check_board(environment: str) -> CheckResult:
         return CheckResult(name, False, "the configuration is invalid.", "Fix the configuration problems first.")
     if not env.token:
         return CheckResult(name, False, f"{env.token_setting} is not set.", f"Set {env.token_setting} first.")
-    check = board_check(environment)
+    # Our own client, so the check can say which API version answered (monday serves a deprecated
+    # pinned version from its maintenance version and says so in the API-Version response header).
+    client = monday_client(env, profile="check")
+    try:
+        check = board_check(environment, client=client)
+    finally:
+        client.close()
+    answered = _answered_version(client)
     if check.error:
         return CheckResult(
             name,
@@ -223,7 +232,19 @@ def _check_board(environment: str) -> CheckResult:
         True,
         f"{check.items_board_name!r} ({check.items_board_id}) and its subitems board ({check.subitems_board_id}) "
         f"answer; {len(env.item_columns)} mapped columns and the size and qty columns are present with the "
-        "expected types.",
+        f"expected types. {answered}",
+    )
+
+
+def _answered_version(client: MondayClient) -> str:
+    pinned, answered = client.api_version, client.answered_version
+    if not answered:
+        return f"monday did not say which API version answered (orderops pins {pinned})."
+    if answered == pinned:
+        return f"monday answered with API version {answered}, the version orderops pins."
+    return (
+        f"monday answered with API version {answered}, not the pinned {pinned} (a deprecated version is served "
+        "by monday's maintenance version): check monday's API versioning page before the next release."
     )
 
 
