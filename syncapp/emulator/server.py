@@ -6,18 +6,73 @@ Endpoints
     GET  /boards/<id>   read-only view of a board: groups -> items -> subitems with column values
     GET  /health        JSON status (boards, items, limits, faults)
 
-Request handling mirrors monday's order: authentication (Authorization token), API-Version, daily
-call counter, GraphQL parse + validation, Idempotency-Key (mutations), complexity budget, then
-execution. Responses carry monday's error shapes and `RateLimit` / `RateLimit-Policy` headers.
+Request handling: IP limit, authentication (Authorization token), API-Version, concurrency limit,
+minute limit, daily call counter, GraphQL parse + validation, Idempotency-Key (mutations),
+complexity budget, then execution. Responses carry monday's error shapes, the `API-Version` that
+answered, and `RateLimit` / `RateLimit-Policy` headers with three policies (`minuteRate`,
+`concurrency`, `complexityMinute`). Rate and limit errors are HTTP 429 with `extensions.code`,
+`extensions.retry_in_seconds` (no `status_code`, as since API 2025-07) and `Retry-After`.
 
 Tokens: one per environment, e.g. {"development": "dev-token", "production": "prod-token"}. By
 default each token may only use its own environment's boards (DEFAULT_BOARD_ACCESS), so a
 production token pointed at a development board, or the reverse, fails with
 UserUnauthorizedException the way a token without board access fails at monday.
+
+Guesses: what monday's documentation does not settle, and what the emulator does instead
+    - Read complexity: monday does not publish its cost formula; the flat model in limits.py
+      (10,000 per mutation field, 1,000 per board, 500 per item or page slot, 10 otherwise).
+    - New groups are placed at the top of the board unless a relative position is given.
+    - The order of the limit checks (IP, then auth, version, concurrency, minute, daily, complexity)
+      and that the IP limit is counted per source address before authentication.
+    - Limit values: the minute limit defaults to 1,000 requests (monday: 1,000 / 2,500 Pro / 5,000
+      Enterprise), concurrency to 40 (40 / 100 / 250), the IP limit to 5,000 per 10 s (monday's
+      support article; an older rate-limits page says 5,000 per minute); the minute and IP windows
+      start at a key's first request (monday: "sliding window").
+    - `retry_in_seconds` for MAX_CONCURRENCY_EXCEEDED is 1 (monday does not say); the messages of
+      the limit errors ("Minute limit rate exceeded", "Concurrency limit exceeded", ...).
+    - The RateLimit header syntax (IETF draft: `"name";r=..;t=..` per policy, comma separated, in the
+      order minuteRate, concurrency, complexityMinute); the concurrency policy has no window.
+    - DAILY_LIMIT_EXCEEDED keeps HTTP 429; refused requests count toward the minute and IP limits.
+    - API versions: every version is served by the one 2026-10 schema; only the `API-Version`
+      header says which version answered. Maintenance 2026-07 and release candidate 2027-01 by
+      default; `dev` answers as the release candidate; a well-formed version that is not a release
+      (a non-quarter month, or newer than the release candidate) answers as current; a malformed
+      value is HTTP 400 `InvalidVersionException`.
+    - throttle_200 faults: message "Too many requests", the codes in faults.THROTTLE_200_CODES in
+      turn, `retry_in_seconds` and `Retry-After` both set.
+    - batch_500: a 500 undoes the whole request (nothing applied); which alias errors trigger it
+      (BATCH_500_CODES). monday does not say whether the other aliases were applied.
+    - Idempotency: the per-user cache budget has no documented size (off unless configured);
+      1 MB is taken as 1,000,000 bytes of response body.
+    - ColumnValueException `error_data.column_type`: "color" for status is documented; the other
+      types keep the API's type name. Group names over 255 characters fail with
+      InvalidArgumentException; long text over 2,000 characters and status labels over 30 with
+      ColumnValueException (monday's exact codes and messages for these limits are not documented).
+    - DeleteLastGroupException is answered with HTTP 409 and `status_code` 409, data null.
+    - Reads (reads.py, cursors.py). Documented and followed: the 100-item limit of root `items`,
+      cursors valid 60 minutes from the first page. Guessed: the refusals' codes and wording:
+      more than 100 ids, and `columns` with `cursor` in one items_page_by_column_values call, are
+      InvalidArgumentException; an expired or never-issued cursor is CursorExpiredError (the code
+      monday's own Python SDK recovers from); a cursor can be sent again any number of times
+      within its 60 minutes and returns the same page. Whole-value, case-insensitive search is
+      applied to text, name and every other column; a dropdown matches on any one of its labels;
+      surrounding spaces are not ignored. items_page `query_params` applies ids, groups and the
+      text operators (any_of, not_any_of, is_empty, is_not_empty, contains_text,
+      not_contains_text, starts_with, ends_with) to a column's text; other operators are refused;
+      `order_by` is ignored (board order).
+    - An empty or blank item name is InvalidItemNameException ("Item name can't be empty").
+    - Fields the emulator does not model answer "nothing" (executable.py: [] for lists, null,
+      "" / 0 / false / "{}" for non-null scalars, an enum's first value); monday may hold data
+      there (updates, assets, subscribers, workspaces...). Modelled with fixed values: `me`,
+      `account`, `users` (one API user, account 1), a board's kind "public", permissions
+      "everyone", access level "edit". Mutations it does not model answer null with the code
+      EmulatorUnsupported and change nothing; update_group changes only title and color;
+      duplicate_group copies the items (not subitems) below the source group.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import html
 import json
@@ -36,20 +91,69 @@ from pathlib import Path
 from graphql import DocumentNode, GraphQLError, OperationType, execute, get_operation_ast, parse, validate
 
 from syncapp.emulator import limits
-from syncapp.emulator.faults import APPLIED_FAULTS, FaultConfig
+from syncapp.emulator.column_writes import monday_column_type
 from syncapp.emulator.cursors import CursorStore
 from syncapp.emulator.executable import build_executable_schema
+from syncapp.emulator.faults import APPLIED_FAULTS, FaultConfig
 from syncapp.emulator.resolvers import RequestContext
 from syncapp.emulator.state import EmulatorState, StateSaver
 
-SUPPORTED_API_VERSIONS: tuple[str, ...] = ("2026-10",)
 DEFAULT_API_VERSION = "2026-10"
+SUPPORTED_API_VERSIONS: tuple[str, ...] = (DEFAULT_API_VERSION,)  # the one schema the emulator serves
 DEFAULT_TOKENS = {"development": "dev-token", "production": "prod-token"}
 DEFAULT_BOARD_ACCESS: dict[str, frozenset[str]] = {
     "development": frozenset({"9609317401", "9609317948"}),
     "production": frozenset({"9200517329", "9200771505"}),
 }
 REQUEST_LOG_SIZE = 2000
+# Errors of one alias that monday may turn into a whole-request HTTP 500 (the "batch_500" fault mode):
+# a stale item id or a malformed value.
+BATCH_500_CODES = frozenset({"ResourceNotFoundException", "InvalidItemIdException", "ColumnValueException"})
+# Application errors answered with their own HTTP status instead of 200 (monday's error-codes page
+# lists DeleteLastGroupException as 409 Conflict).
+HTTP_STATUS_BY_CODE = {"DeleteLastGroupException": 409}
+_VERSION = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_QUARTER_MONTHS = frozenset({"01", "04", "07", "10"})
+
+
+@dataclass(frozen=True)
+class ApiVersions:
+    """monday's version lifecycle: one current, one maintenance, one release candidate (quarterly YYYY-MM).
+
+    As documented: no API-Version header, `current` or an unknown well-formed version -> the current
+    version; a deprecated version (older than maintenance) -> the maintenance version; `maintenance`,
+    `release_candidate` -> those; a malformed value -> `InvalidVersionException`. The answering
+    version goes back in the `API-Version` response header. The emulator has one schema for all.
+    """
+
+    current: str = DEFAULT_API_VERSION
+    maintenance: str = "2026-07"
+    release_candidate: str = "2027-01"
+
+    def resolve(self, requested: str | None) -> str | None:
+        """The version that answers `requested`; None when it is malformed."""
+        value = (requested or "").strip()
+        aliases = {
+            "": self.current,
+            "current": self.current,
+            "maintenance": self.maintenance,
+            "deprecated": self.maintenance,  # deprecated versions are served by maintenance
+            "release_candidate": self.release_candidate,
+            "dev": self.release_candidate,  # the emulator has no development version: a guess
+        }
+        if value in aliases:
+            return aliases[value]
+        match = _VERSION.match(value)
+        if match is None:
+            return None
+        if value in (self.current, self.maintenance, self.release_candidate):
+            return value
+        if match.group(2) in _QUARTER_MONTHS and value < self.maintenance:
+            return self.maintenance
+        return self.current
+
+    def describe(self) -> dict[str, str]:
+        return {"current": self.current, "maintenance": self.maintenance, "release_candidate": self.release_candidate}
 
 
 def default_tokens(development: str = "", production: str = "") -> dict[str, str]:
@@ -79,18 +183,25 @@ class MondayApi:
         faults: FaultConfig | None = None,
         budget_per_minute: int | None = limits.DEFAULT_BUDGET_PER_MINUTE,
         daily_limit: int | None = None,
-        api_versions: tuple[str, ...] = SUPPORTED_API_VERSIONS,
+        api_versions: ApiVersions | None = None,
         board_access: Mapping[str, frozenset[str]] | None = DEFAULT_BOARD_ACCESS,
         sleep: Callable[[float], None] = time.sleep,
         budget_window_seconds: float = limits.BUDGET_WINDOW_SECONDS,
+        minute_limit: int | None = limits.DEFAULT_MINUTE_REQUEST_LIMIT,
+        concurrency_limit: int | None = limits.DEFAULT_CONCURRENCY_LIMIT,
+        ip_limit: int | None = limits.DEFAULT_IP_REQUEST_LIMIT,
+        idempotency_budget_bytes: int | None = None,
     ) -> None:
         self.state = state
         self.tokens = dict(tokens)
         self.faults = faults or FaultConfig()
         self.budget = limits.ComplexityBudget(budget_per_minute, window_seconds=budget_window_seconds)
         self.daily = limits.DailyCounter(daily_limit)
-        self.idempotency = limits.IdempotencyCache()
-        self.api_versions = api_versions
+        self.minute = limits.RequestWindow(minute_limit, limits.MINUTE_WINDOW_SECONDS)
+        self.concurrency = limits.ConcurrencyLimit(concurrency_limit)
+        self.ip = limits.RequestWindow(ip_limit, limits.IP_WINDOW_SECONDS)
+        self.idempotency = limits.IdempotencyCache(budget_bytes=idempotency_budget_bytes)
+        self.versions = api_versions or ApiVersions()
         self.board_access = board_access
         self.cursors = CursorStore()
         self.request_log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
@@ -107,34 +218,69 @@ class MondayApi:
         self.requests_served += 1
         fault = self.faults.pick()
         entry["fault"] = fault
-        if self.faults.latency_ms:
-            self._sleep(self.faults.latency_ms / 1000)
         if fault is not None and fault not in APPLIED_FAULTS:
+            self._latency()
             response = _fault_response(fault, self.faults)
         else:
-            response = self._serve(headers, body)
+            response = self._serve(headers, body, peer.rsplit(":", 1)[0])
             response.post_fault = fault
         entry["status"] = response.status
         entry["replayed"] = response.headers.get("Idempotency-Replayed") == "true"
         return response
 
-    def _serve(self, headers: Mapping[str, str], body: bytes) -> ApiResponse:
+    def _serve(self, headers: Mapping[str, str], body: bytes, address: str = "") -> ApiResponse:
+        # Order of the checks: the IP limit (per address, before anything else), authentication,
+        # API version, concurrency and minute limits (per token), daily calls, then GraphQL.
+        try:
+            self.ip.hit(address)
+        except limits.LimitExceeded as exc:
+            return _limit_error("IP rate limit exceeded", "IP_RATE_LIMIT_EXCEEDED", exc.retry_in_seconds)
         token = _token(headers)
         environment = next((env for env, value in self.tokens.items() if value and value == token), None)
         if environment is None:
             return _error(401, "Not Authenticated", "UNAUTHENTICATED", hint="Send a valid token in Authorization")
-        version = headers.get("API-Version") or DEFAULT_API_VERSION
-        if version not in self.api_versions:
+        requested = headers.get("API-Version")
+        version = self.versions.resolve(requested)
+        if version is None:
             return _error(
                 400,
-                f"Invalid API version '{version}'. The emulator serves {', '.join(self.api_versions)}",
-                "InvalidApiVersionException",
+                f"Invalid API version '{requested}'. Send YYYY-MM (e.g. {self.versions.current}) or current, "
+                "maintenance or release_candidate",
+                "InvalidVersionException",
             )
         try:
-            self.daily.count(token)
-        except limits.DailyLimitExceeded as exc:
-            return _error(429, "Daily limit exceeded", "DAILY_LIMIT_EXCEEDED", retry_in_seconds=exc.retry_in_seconds)
-        return self._graphql(token, environment, body, (headers.get("Idempotency-Key") or "").strip())
+            self.concurrency.enter(token)
+        except limits.LimitExceeded as exc:
+            response = _limit_error("Concurrency limit exceeded", "MAX_CONCURRENCY_EXCEEDED", exc.retry_in_seconds)
+            return self._with_headers(response, token, version)
+        try:
+            self._latency()  # inside the concurrency window: a slow request occupies its slot
+            try:
+                self.minute.hit(token)
+            except limits.LimitExceeded as exc:
+                response = _limit_error(
+                    "Minute limit rate exceeded", "MINUTE_RATE_LIMIT_EXCEEDED", exc.retry_in_seconds
+                )
+                return self._with_headers(response, token, version)
+            try:
+                self.daily.count(token)
+            except limits.DailyLimitExceeded as exc:
+                response = _limit_error("Daily limit exceeded", "DAILY_LIMIT_EXCEEDED", exc.retry_in_seconds)
+                return self._with_headers(response, token, version)
+            idempotency_key = (headers.get("Idempotency-Key") or "").strip()
+            return self._with_headers(self._graphql(token, environment, body, idempotency_key), token, version)
+        finally:
+            self.concurrency.leave(token)
+
+    def _latency(self) -> None:
+        if self.faults.latency_ms:
+            self._sleep(self.faults.latency_ms / 1000)
+
+    def _with_headers(self, response: ApiResponse, token: str, version: str) -> ApiResponse:
+        response.headers.setdefault("API-Version", version)
+        for name, value in self._rate_headers(token).items():
+            response.headers.setdefault(name, value)
+        return response
 
     def _graphql(self, token: str, environment: str, body: bytes, idempotency_key: str) -> ApiResponse:
         request, problem = _request_payload(body)
@@ -149,8 +295,10 @@ class MondayApi:
                 200,
                 {"errors": [_plain_error("Could not determine which operation to run", "GRAPHQL_VALIDATION_FAILED")]},
             )
-        # As at monday, Idempotency-Key only applies to mutations; queries are always executed.
-        key = idempotency_key if operation.operation == OperationType.MUTATION else ""
+        # As at monday, Idempotency-Key only applies to mutations; queries are always executed. In the
+        # "no_replay" fault mode the key is ignored, as when monday's best-effort cache kept nothing.
+        replay = operation.operation == OperationType.MUTATION and not self.faults.no_replay
+        key = idempotency_key if replay else ""
         if key:
             verdict, stored = self.idempotency.begin(token, key, hashlib.sha256(body).hexdigest())
             if verdict != limits.IdempotencyCache.NEW:
@@ -177,13 +325,8 @@ class MondayApi:
         try:
             charge = self.budget.charge(token, cost)
         except limits.BudgetExhausted as exc:
-            return _error(
-                429,
-                "Complexity budget exhausted",
-                "COMPLEXITY_BUDGET_EXHAUSTED",
-                retry_in_seconds=exc.retry_in_seconds,
-                extra_headers=self._rate_headers(exc.charge),
-            )
+            # API 2025-07 and later: code and retry_in_seconds only, no status_code or budget fields.
+            return _limit_error("Complexity budget exhausted", "COMPLEXITY_BUDGET_EXHAUSTED", exc.retry_in_seconds)
         context = RequestContext(
             state=self.state,
             token=token,
@@ -192,7 +335,9 @@ class MondayApi:
             allowed_boards=self._allowed_boards(environment),
             cursors=self.cursors,
         )
+        whole_request_500 = self.faults.batch_500 and operation.operation == OperationType.MUTATION
         with self.state.lock:
+            saved = _state_copy(self.state) if whole_request_500 else None
             result = execute(
                 self._schema,
                 document,
@@ -200,12 +345,17 @@ class MondayApi:
                 context_value=context,
                 operation_name=request.get("operationName"),
             )
+            errors = [_monday_error(e) for e in result.errors or ()]
+            if saved is not None and any(_code(e) in BATCH_500_CODES for e in errors):
+                _state_restore(self.state, saved)  # monday answered 500: nothing of the request stays
+                return _error(500, "Internal server error", "INTERNAL_SERVER_ERROR")
         payload: dict = {"data": result.data}
-        if result.errors:
-            payload["errors"] = [_monday_error(e) for e in result.errors]
+        if errors:
+            payload["errors"] = errors
         payload["extensions"] = {"request_id": str(uuid.uuid4())}
         payload["account_id"] = 1
-        return _json(200, payload, self._rate_headers(charge))
+        status = next((HTTP_STATUS_BY_CODE[_code(e)] for e in errors if _code(e) in HTTP_STATUS_BY_CODE), 200)
+        return _json(status, payload)
 
     def _allowed_boards(self, environment: str) -> frozenset[str] | None:
         if self.board_access is None:
@@ -213,12 +363,28 @@ class MondayApi:
         others = set().union(*(boards for env, boards in self.board_access.items() if env != environment))
         return frozenset(set(self.state.boards) - (others - set(self.board_access.get(environment, ()))))
 
-    def _rate_headers(self, charge: limits.Charge) -> dict[str, str]:
+    def _rate_headers(self, token: str) -> dict[str, str]:
+        """monday's three policies: requests per minute, requests in flight, complexity per minute.
+
+        Policies whose limit is switched off are left out; the complexity one is always there
+        (an unlimited budget reports monday's default, as the `complexity` field does).
+        """
+        policies: list[str] = []
+        remaining: list[str] = []
+        if self.minute.limit is not None:
+            left, reset_in = self.minute.remaining(token)
+            policies.append(f'"minuteRate";q={self.minute.limit};w={limits.MINUTE_WINDOW_SECONDS}')
+            remaining.append(f'"minuteRate";r={left};t={reset_in}')
+        if self.concurrency.limit is not None:
+            # This request still holds its slot while the headers are built.
+            left = max(self.concurrency.limit - self.concurrency.in_flight(token), 0)
+            policies.append(f'"concurrency";q={self.concurrency.limit}')
+            remaining.append(f'"concurrency";r={left}')
+        budget_left, budget_reset = self.budget.remaining(token)
         limit = self.budget.per_minute or limits.DEFAULT_BUDGET_PER_MINUTE
-        return {
-            "RateLimit-Policy": f'"complexity";q={limit};w={self.budget.window_seconds:g}',
-            "RateLimit": f'"complexity";r={max(charge.after, 0)};t={charge.reset_in_x_seconds}',
-        }
+        policies.append(f'"complexityMinute";q={limit};w={self.budget.window_seconds:g}')
+        remaining.append(f'"complexityMinute";r={max(budget_left, 0)};t={budget_reset}')
+        return {"RateLimit-Policy": ", ".join(policies), "RateLimit": ", ".join(remaining)}
 
     def _parse_uncached(self, query: str) -> tuple[DocumentNode | None, list[dict]]:
         try:
@@ -238,13 +404,22 @@ class MondayApi:
                 "status": "ok",
                 "service": "orderops monday emulator (not monday.com)",
                 "emulator": True,
-                "api_versions": list(self.api_versions),
+                "api_versions": [self.versions.current],
+                "api_version_lifecycle": self.versions.describe(),
                 "environments": sorted(self.tokens),
                 "boards": {board_id: board["name"] for board_id, board in self.state.boards.items()},
                 "active_items": self.state.item_count(),
                 "requests": self.requests_served,
                 "budget_per_minute": self.budget.per_minute,
                 "daily_limit": self.daily.limit,
+                "minute_limit": self.minute.limit,
+                "concurrency_limit": self.concurrency.limit,
+                "ip_limit_per_10s": self.ip.limit,
+                "idempotency": {
+                    "cached": self.idempotency.enabled and not self.faults.no_replay,
+                    "budget_bytes": self.idempotency.budget_bytes,
+                    "not_cached": self.idempotency.not_cached,
+                },
                 "faults": self.faults.describe(),
             }
 
@@ -282,12 +457,43 @@ def _error(
     return _json(status, payload, headers)
 
 
+def _limit_error(message: str, code: str, retry_in_seconds: int) -> ApiResponse:
+    """A rate or limit error as monday answers it since API 2025-07: HTTP 429, the code and
+    `retry_in_seconds` in extensions (no `status_code`), and the same wait in `Retry-After`."""
+    payload = {
+        "errors": [{"message": message, "extensions": {"code": code, "retry_in_seconds": retry_in_seconds}}],
+        "account_id": 1,
+    }
+    return _json(429, payload, {"Retry-After": str(retry_in_seconds)})
+
+
+def _code(error: dict) -> str:
+    return str((error.get("extensions") or {}).get("code") or "")
+
+
 def _monday_error(error: GraphQLError) -> dict:
     formatted = dict(error.formatted)
     extensions = dict(formatted.get("extensions") or {})
     extensions.setdefault("code", "INTERNAL_SERVER_ERROR" if error.original_error else "GRAPHQL_VALIDATION_FAILED")
+    if extensions["code"] in HTTP_STATUS_BY_CODE:
+        extensions["status_code"] = HTTP_STATUS_BY_CODE[extensions["code"]]
+    error_data = extensions.get("error_data")
+    if extensions["code"] == "ColumnValueException" and isinstance(error_data, dict) and "column_type" in error_data:
+        # monday names column types its own way in errors ("color" for status).
+        extensions["error_data"] = {**error_data, "column_type": monday_column_type(str(error_data["column_type"]))}
     formatted["extensions"] = extensions
     return formatted
+
+
+def _state_copy(state: EmulatorState) -> dict:
+    """Everything the emulator holds but its lock, to undo a request answered with HTTP 500."""
+    return {name: copy.deepcopy(value) for name, value in vars(state).items() if name != "lock"}
+
+
+def _state_restore(state: EmulatorState, saved: dict) -> None:
+    for name, value in saved.items():
+        setattr(state, name, value)
+    state.touch()
 
 
 _VALIDATION_PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
@@ -344,6 +550,13 @@ def _fault_response(fault: str, faults: FaultConfig) -> ApiResponse:
         return response
     if fault == "429_bare":
         return ApiResponse(429, b"Too Many Requests", {"Content-Type": "text/plain"})
+    if fault == "throttle_200":
+        wait = faults.retry_in_seconds
+        error = {
+            "message": "Too many requests",
+            "extensions": {"code": faults.next_throttle_code(), "retry_in_seconds": wait},
+        }
+        return _json(200, {"errors": [error], "account_id": 1}, {"Retry-After": str(wait)})
     if fault == "423":
         return _error(423, "The board is locked by another operation, try again shortly", "RESOURCE_LOCKED")
     if fault == "malformed":
@@ -567,12 +780,16 @@ class EmulatorServer:
         faults: FaultConfig | None = None,
         budget_per_minute: int | None = limits.DEFAULT_BUDGET_PER_MINUTE,
         daily_limit: int | None = None,
-        api_versions: tuple[str, ...] = SUPPORTED_API_VERSIONS,
+        api_versions: ApiVersions | None = None,
         board_access: Mapping[str, frozenset[str]] | None = DEFAULT_BOARD_ACCESS,
         state_file: Path | None = None,
         save_interval: float = 1.0,
         log: Callable[[str], None] | None = None,
         budget_window_seconds: float = limits.BUDGET_WINDOW_SECONDS,
+        minute_limit: int | None = limits.DEFAULT_MINUTE_REQUEST_LIMIT,
+        concurrency_limit: int | None = limits.DEFAULT_CONCURRENCY_LIMIT,
+        ip_limit: int | None = limits.DEFAULT_IP_REQUEST_LIMIT,
+        idempotency_budget_bytes: int | None = None,
     ) -> None:
         self.api = MondayApi(
             state,
@@ -583,6 +800,10 @@ class EmulatorServer:
             api_versions=api_versions,
             board_access=board_access,
             budget_window_seconds=budget_window_seconds,
+            minute_limit=minute_limit,
+            concurrency_limit=concurrency_limit,
+            ip_limit=ip_limit,
+            idempotency_budget_bytes=idempotency_budget_bytes,
         )
         self.httpd = _HTTPServer((host, port), _Handler)
         self.httpd.api = self.api
