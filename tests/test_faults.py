@@ -18,10 +18,12 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import math
 import os
 import socket
 import struct
 import threading
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,15 +75,19 @@ def _fault_report():
         f"`ORDEROPS_FAULT_REPORT={target} pytest tests/test_faults.py` on {os.cpu_count()} cores, "
         f"{connection.vendor}. Each run syncs {ORDERS} demo orders (about 1,400 size lines) to the emulator; "
         "a '+' separates the runs of one test (the run that stopped, then the one that resumed). The waits of "
-        "the two rate-limit rows are recorded, not slept: the emulator's budget clock moves with them.",
+        "the two rate-limit rows are recorded, not slept: the emulator's budget clock moves with them. "
+        "'duplicates' counts groups, items and sizes the board holds more than once after the run. Lost creates "
+        "are looked up on the board by natural key before anything is sent again, so only lost changes are "
+        "replayed; 'no replay cache' runs with the emulator's idempotency cache off, and the stale-id run's "
+        "'injected' counts the whole-request 500s monday answered (batch_500 mode).",
         "",
-        "| fault | injected | requests | retries | replays | waited s | run | rows synced / error |",
-        "|---|---|---|---|---|---|---|---|",
+        "| fault | injected | requests | retries | replays | waited s | run | rows synced / error | duplicates |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in RESULTS:
         lines.append(
             f"| {r['fault']} | {r['injected']} | {r['requests']} | {r['retries']} | {r['replays']} | "
-            f"{r['waited']} | {r['status']} | {r['synced']} / {r['errors']} |"
+            f"{r['waited']} | {r['status']} | {r['synced']} / {r['errors']} | {r['duplicates']} |"
         )
     Path(target).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -100,8 +106,18 @@ def record(fault: str, emulator, *runs: SyncRun, injected: int | None = None) ->
             "status": " then ".join(r.status for r in runs),
             "synced": FactOrderList.objects.filter(sync_state="SYNCED").count(),
             "errors": FactOrderList.objects.filter(sync_state="ERROR").count(),
+            "duplicates": board_duplicates(emulator),
         }
     )
+
+
+def board_duplicates(emulator) -> int:
+    """Groups, items (by AAG ORDER NUMBER) and sizes (by name under one item) the board holds twice or more."""
+    board = read_board(emulator, "development")
+    aag_column = get_sync_config().environment("development").item_columns["AAG ORDER NUMBER"]
+    counts = [Counter(board.groups.values()), Counter(i.values.get(aag_column) for i in board.items.values())]
+    counts += [Counter(name for _, name, _, _ in i.subitems) for i in board.items.values()]
+    return sum(n - 1 for c in counts for n in c.values() if n > 1)
 
 
 @pytest.fixture
@@ -159,6 +175,7 @@ TRANSIENT = [
     ("HTML page with 200", "html", {}),
     ("429 without any hint", "429_bare", {}),
     ("429 concurrency limit", "429", {"rate_limit_code": "maxConcurrencyExceeded", "retry_in_seconds": 0}),
+    ("throttle inside HTTP 200", "throttle_200", {"retry_in_seconds": 0}),
 ]
 
 
@@ -236,12 +253,38 @@ def test_it_honours_retry_after_on_the_minute_limit(orders, waits, settings, tmp
 # --- monday applied the mutation, the answer never arrived -----------------------------------------
 
 
-def _lost_mutation_keys(emulator, kind: str) -> set[str]:
+def _lost_mutation_keys(emulator, kind: str, *, creates: bool | None = None) -> set[str]:
+    """Keys of mutation requests whose answer `kind` lost; `creates` keeps only requests that create
+    (True) or only the others (False). A lost create is looked up by natural key, not resent."""
     return {
         e["headers"].get("Idempotency-Key", "")
         for e in emulator.request_log
-        if e.get("fault") == kind and e["headers"].get("Idempotency-Key") and not e.get("replayed")
+        if e.get("fault") == kind
+        and e["headers"].get("Idempotency-Key")
+        and not e.get("replayed")
+        and (creates is None or creates == _creates(e["body"]))
     }
+
+
+def _creates(body: str) -> bool:
+    return any(f"{kind}(" in body for kind in ("create_item", "create_subitem", "create_group"))
+
+
+def _sent_keys(emulator) -> list[str]:
+    return [e["headers"].get("Idempotency-Key", "") for e in emulator.request_log]
+
+
+def assert_lost_creates_recovered_not_resent(emulator, kind: str) -> None:
+    """Every lost create was found on the board by natural key: its request never went out again
+    (with or without the replay cache), and the board holds no duplicate (assert_consistent)."""
+    sent = _sent_keys(emulator)
+    lost_creates = _lost_mutation_keys(emulator, kind, creates=True)
+    assert lost_creates, "the test needs lost creates"
+    assert all(sent.count(key) == 1 for key in lost_creates), "a lost create was sent again"
+    lookups = [
+        e for e in emulator.request_log if "items_page_by_column_values" in e["body"] or "items(ids" in e["body"]
+    ]
+    assert lookups, "the lost creates were looked up on the board"
 
 
 def test_it_replays_lost_responses_by_idempotency_key_instead_of_creating_twice(orders):
@@ -250,7 +293,9 @@ def test_it_replays_lost_responses_by_idempotency_key_instead_of_creating_twice(
     completed_cleanly(run)
     lost = _lost_mutation_keys(orders, "lost")
     assert len(lost) >= 3, "the test needs several lost mutation responses"
-    assert lost <= replayed_keys(orders), "each applied-but-lost mutation request was answered from the cache"
+    changes = _lost_mutation_keys(orders, "lost", creates=False)
+    assert changes <= replayed_keys(orders), "each applied-but-lost change was answered from the cache"
+    assert_lost_creates_recovered_not_resent(orders, "lost")
     assert run.retries_count == orders.faults.injected["lost"]
     dropped = ApiCall.objects.filter(run=run, http_status=None, response_body__startswith="connection failed")
     assert dropped.count() == run.retries_count, "each was a connection closed without an answer"
@@ -270,7 +315,8 @@ def test_it_survives_connection_resets_after_monday_applied_the_mutation(orders,
     completed_cleanly(run)
     resets = ApiCall.objects.filter(run=run, http_status=None, response_body__icontains="reset by peer")
     assert resets.count() == orders.faults.injected["lost"] >= 3
-    assert _lost_mutation_keys(orders, "lost") <= replayed_keys(orders)
+    assert _lost_mutation_keys(orders, "lost", creates=False) <= replayed_keys(orders)
+    assert_lost_creates_recovered_not_resent(orders, "lost")
     assert_consistent(orders)
     record("connection reset (mutation applied)", orders, run)
 
@@ -284,25 +330,29 @@ def test_it_retries_a_read_timeout_and_is_answered_from_the_idempotency_cache(or
     timeouts = ApiCall.objects.filter(run=run, http_status=None, response_body__contains="timed out").count()
     assert timeouts >= 3 and run.retries_count == timeouts
     delayed = _lost_mutation_keys(orders, "delay")
-    assert delayed and delayed <= replayed_keys(orders)
+    assert delayed, "the test needs delayed mutation requests"
+    assert _lost_mutation_keys(orders, "delay", creates=False) <= replayed_keys(orders)
+    sent = _sent_keys(orders)
+    assert all(sent.count(k) == 1 for k in _lost_mutation_keys(orders, "delay", creates=True)), "found, not resent"
     assert_consistent(orders)
     record("read timeout (mutation applied)", orders, run)
 
 
 def test_it_finds_items_by_aag_order_number_when_no_replay_is_possible(orders, settings, tmp_path):
-    """The first create_item request is applied, its answer lost, and every retry fails: the run dies.
-    The next run has a new idempotency scope, so nothing can be replayed; it must find the items."""
+    """The first create_item request is applied, its answer lost, and the look-up on the board that
+    follows fails every time: the run dies. The next run has a new idempotency scope, so nothing can be
+    replayed; it must find the items."""
     use_config(settings, tmp_path, max_retries=2)
     fired = []
 
     def lose_first_create(body: bytes) -> None:
         if not fired and b"create_item" in body:
             fired.append(True)
-            orders.faults.queue("lost", "500", "500")
+            orders.faults.queue("lost", "500", "500", "500")
 
     on_request(orders, lose_first_create)
     first = sync("development")
-    assert first.status == "failed" and "create_item" in first.error_message and "development" in first.error_message
+    assert first.status == "failed" and "find_items" in first.error_message and "development" in first.error_message
     orphans = set(read_board(orders, "development").items)
     assert len(orphans) == 25 and not ItemLink.objects.exists(), "25 items exist that orderops does not know about"
     assert_consistent_stop(orders, created=25)
@@ -324,6 +374,58 @@ def test_it_finds_items_by_aag_order_number_when_no_replay_is_possible(orders, s
     )
     assert_consistent(orders)
     record("lost response, run died, natural-key recovery", orders, first, second)
+
+
+def test_lost_responses_with_the_replay_cache_off_end_with_zero_duplicates(orders):
+    """monday's replay is best-effort: here nothing is cached, so every lost create must be found on
+    the board by natural key (items by AAG ORDER NUMBER, sizes by their parent and name)."""
+    orders.faults.no_replay = True
+    orders.faults.rates["lost"] = 0.2
+    run = sync("development")
+    completed_cleanly(run)
+    assert orders.faults.injected["lost"] >= 5
+    assert not replayed_keys(orders), "the cache is off: nothing was replayed"
+    assert run.retries_count == orders.faults.injected["lost"]
+    assert_lost_creates_recovered_not_resent(orders, "lost")
+    assert_consistent(orders)
+    record("lost response, no replay cache", orders, run)
+
+
+def test_a_whole_request_500_for_one_stale_subitem_id_fails_that_row_and_syncs_the_others(orders):
+    """The second run updates a size of 60 rows; one of those sizes is deleted on the board after the
+    run read the items, and monday answers every request naming it with HTTP 500 (batch_500)."""
+    first = sync("development")
+    completed_cleanly(first)
+    rows = list(FactOrderList.objects.filter(sync_state="SYNCED").order_by("aag_order_number")[:60])
+    stale = SubitemLink.objects.filter(record_uuid=rows[30].pk).order_by("size_code").first()
+    for row in rows:
+        line = OrderLine.objects.filter(record_uuid=row.pk, qty__gt=0).order_by("size_code").first()
+        set_staged(row.aag_order_number, stale.size_code if row.pk == rows[30].pk else line.size_code, 4242)
+    orders_merge()
+    orders.faults.batch_500 = True
+    deleted: list[bool] = []
+
+    def delete_mid_run(body: bytes) -> None:
+        if not deleted and b"change_multiple_column_values" in body and str(stale.monday_subitem_id).encode() in body:
+            deleted.append(True)
+            with orders.state.lock:
+                orders.state.set_item_state(orders.state.item(stale.monday_subitem_id), "deleted")
+
+    on_request(orders, delete_mid_run)
+    requests_before = len(orders.request_log)
+    second = sync("development")
+    assert second.status == "completed", second.error_message
+    assert (second.updated_count, second.failed_count) == (59, 1)
+    failed = FactOrderList.objects.get(pk=rows[30].pk)
+    assert failed.sync_state == "ERROR" and "stale item id" in failed.api_error_message
+    whole_500s = [e for e in orders.request_log[requests_before:] if e["status"] == 500]
+    # Bisection: two 500s per halving of the request (ceil(log2(batch)) halvings), three for the size alone.
+    batch = get_sync_config().sync.subitems_per_request
+    bound = 2 * math.ceil(math.log2(batch)) + 3
+    assert whole_500s and len(whole_500s) <= bound, "bisected to the one bad size, not retried until the run aborts"
+    assert not SubitemLink.objects.filter(pk=stale.pk).exists(), "the link to the gone size was dropped"
+    assert_consistent(orders)
+    record("whole-request 500 for one stale id", orders, first, second, injected=len(whole_500s))
 
 
 # --- answers that are half right -----------------------------------------------------------------

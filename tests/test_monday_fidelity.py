@@ -291,19 +291,33 @@ def test_a_whole_request_500_for_one_stale_id_fails_that_change_and_applies_the_
     assert statuses.count(500) <= 9 and len(statuses) <= 14, f"bisected, not retried until the run aborts: {statuses}"
 
 
+def _change_one_size_of_each(rows, sizes: dict[str, str] | None = None) -> None:
+    for row in rows:
+        line = OrderLine.objects.filter(record_uuid=row.pk, qty__gt=0).order_by("size_code").first()
+        set_staged(row.aag_order_number, (sizes or {}).get(str(row.pk), line.size_code), 4242)
+    call_command("merge_orders")
+
+
 def test_a_sync_with_one_stale_subitem_id_syncs_the_other_rows(greyson):
+    """The subitem is deleted on the board while the run is under way (after the run read the items),
+    and monday answers the whole request naming it with HTTP 500."""
     first = sync("development")
     assert first.failed_count == 0
     rows = list(FactOrderList.objects.filter(po_number="4755").order_by("aag_order_number"))
     stale = SubitemLink.objects.filter(record_uuid=rows[0].pk).order_by("size_code").first()
-    with greyson.state.lock:
-        greyson.state.set_item_state(greyson.state.item(stale.monday_subitem_id), "deleted")
-    for row in rows:  # every row changes a size, so the stale subitem shares a request with the others
-        line = OrderLine.objects.filter(record_uuid=row.pk, qty__gt=0).order_by("size_code").first()
-        set_staged(row.aag_order_number, stale.size_code if row.pk == rows[0].pk else line.size_code, 4242)
-    call_command("merge_orders")
+    _change_one_size_of_each(rows, {str(rows[0].pk): stale.size_code})
     greyson.faults.batch_500 = True
+    original = greyson.api.handle
 
+    def delete_it_mid_run(headers, body, peer=""):
+        if b"change_multiple_column_values" in body and str(stale.monday_subitem_id).encode() in body:
+            with greyson.state.lock:
+                subitem = greyson.state.item(stale.monday_subitem_id)
+                if subitem is not None:
+                    greyson.state.set_item_state(subitem, "deleted")
+        return original(headers, body, peer)
+
+    greyson.api.handle = delete_it_mid_run
     second = sync("development")
 
     assert second.status == "completed", second.error_message
@@ -311,9 +325,18 @@ def test_a_sync_with_one_stale_subitem_id_syncs_the_other_rows(greyson):
     failed = FactOrderList.objects.get(pk=rows[0].pk)
     assert failed.sync_state == "ERROR" and f"size {stale.size_code}" in failed.api_error_message
     assert "stale item id" in failed.api_error_message
-    assert set(FactOrderList.objects.filter(pk__in=[r.pk for r in rows[1:]]).values_list("sync_state", flat=True)) == {
-        "SYNCED"
-    }
+    others = FactOrderList.objects.filter(pk__in=[r.pk for r in rows[1:]])
+    assert set(others.values_list("sync_state", flat=True)) == {"SYNCED"}
+    assert any(e["status"] == 500 for e in greyson.request_log), "monday answered a whole request with 500"
+
+    greyson.faults.batch_500 = False  # the next sync finds the size gone and creates it again
+    FactOrderList.objects.filter(pk=rows[0].pk).update(sync_state="PENDING")
+    third = sync("development")
+    assert (third.updated_count, third.failed_count) == (1, 0), third.error_message
+    items = board(greyson, DEV_ITEMS)
+    assert not duplicates(items)
+    item = next(i for i in items if i.values[AAG] == rows[0].aag_order_number)
+    assert item.subitems[f"Size {stale.size_code}"]["qty"] == "4242"
 
 
 # --- 6. a 409 that is not about idempotency -----------------------------------------------------------

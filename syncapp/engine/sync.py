@@ -31,6 +31,10 @@ from syncapp.monday.client import MondayClient, Mutation, MutationResult
 from syncapp.monday.factory import monday_client
 from syncapp.sync_config import SyncConfig
 
+# Answers to a write that may mean its item or subitem is gone from the board (WholeRequestError: the
+# client isolated a mutation monday refused with a whole-request 500).
+STALE_ID_CODES = frozenset({"WholeRequestError", "ResourceNotFoundException", "InvalidItemIdException"})
+
 
 class SyncEngine:
     """One run's work. `config` is read once by the caller (the run's configuration throughout)."""
@@ -300,6 +304,7 @@ class SyncEngine:
                 ItemLink.objects.filter(environment=self.env.name, record_uuid=o.plan.record_uuid).delete()
                 SubitemLink.objects.filter(environment=self.env.name, record_uuid=o.plan.record_uuid).delete()
                 continue
+            self._forget_gone_subitems(o, item.get("subitems") or [])
             self._adopt_subitems(o.plan.record_uuid, o.item_id, item.get("subitems") or [])
             self._refresh_size_links(o)
             values = {**o.plan.column_values, "name": o.plan.item_name}
@@ -334,6 +339,21 @@ class SyncEngine:
                     group_id=o.group_id
                 )
         self._write_new_labels([o for o in updates if o.ok])
+
+    def _forget_gone_subitems(self, o: Outcome, subitems: list[dict]) -> None:
+        """Links to sizes deleted or archived on the board are dropped, and those sizes created again:
+        a write to a stale subitem id would be refused (monday may refuse its whole request)."""
+        alive = {int(s["id"]) for s in subitems}
+        gone = SubitemLink.objects.filter(environment=self.env.name, record_uuid=o.plan.record_uuid).exclude(
+            monday_subitem_id__in=alive
+        )
+        gone_ids = set(gone.values_list("monday_subitem_id", flat=True))
+        if not gone_ids:
+            return
+        gone.delete()
+        for size in o.plan.sizes:
+            if size.subitem_id in gone_ids:
+                size.subitem_id, size.previous_qty = None, None
 
     def _refresh_size_links(self, o: Outcome) -> None:
         links = {
@@ -404,6 +424,12 @@ class SyncEngine:
             result: MutationResult = results[key]
             if not result.ok:
                 o.fail(f"size {size.size_code}: {result.error_message}", result.error_code)
+                if size.subitem_id is not None and result.error_code in STALE_ID_CODES:
+                    # Perhaps deleted on the board: the next sync adopts it again by name if it is
+                    # still there, or creates it.
+                    SubitemLink.objects.filter(
+                        environment=env.name, record_uuid=o.plan.record_uuid, size_code=size.size_code
+                    ).delete()
                 continue
             o.subitems_written += 1
             if size.subitem_id is None:
