@@ -23,6 +23,7 @@ from syncapp.monday import factory
 from syncapp.monday.client import Mutation
 from syncapp.monday.column_values import format_column_value
 from syncapp.selectors.preflight import preflight_checks
+from syncapp.services.rollback import rollback_run_create, rollback_run_execute
 from tests.emulator_fixtures import DEV_ITEMS_BOARD
 from tests.sync_helpers import (
     DEV_ITEMS,
@@ -128,6 +129,32 @@ def test_a_client_clear_is_accepted_by_the_strict_emulator_for_every_type(monday
     cleared = client.run_batch([change("k", item_id, **clears)], operation="clear", idempotency_scope="s")["k"]
     assert cleared.ok, cleared
     assert not set(filled) & set(monday.state.item(item_id)["values"]), "every column is empty, none holds 0"
+
+
+def test_a_rollback_restores_an_empty_price_date_and_dropdown_as_empty_not_zero(greyson):
+    row = FactOrderList.objects.filter(po_number="4755").order_by("aag_order_number").first()
+    for column in ("CUSTOMER PRICE", "ORDER DATE PO RECEIVED", "AAG SEASON"):
+        set_staged(row.aag_order_number, column, None)
+    call_command("merge_orders")
+    first = sync("development")
+    assert first.failed_count == 0, first.error_message
+    item_id = ItemLink.objects.get(record_uuid=row.pk).monday_item_id
+    assert not {PRICE, PO_DATE, AAG_SEASON} & set(greyson.state.item(item_id)["values"])
+
+    set_staged(row.aag_order_number, "CUSTOMER PRICE", 12.5)
+    set_staged(row.aag_order_number, "ORDER DATE PO RECEIVED", "2026-02-01")
+    set_staged(row.aag_order_number, "AAG SEASON", "2026 SPRING")
+    call_command("merge_orders")
+    update = sync("development")
+    assert update.updated_count == 1 and update.failed_count == 0, update.error_message
+    assert {PRICE, PO_DATE, AAG_SEASON} <= set(greyson.state.item(item_id)["values"])
+
+    rollback = rollback_run_execute(rollback_run_id=rollback_run_create(run_id=update.pk, via="cli").pk)
+
+    assert rollback.status == "completed", rollback.error_message
+    values = greyson.state.item(item_id)["values"]
+    assert PRICE not in values, f"the price is empty again, not {values.get(PRICE)}"
+    assert PO_DATE not in values and AAG_SEASON not in values
 
 
 # --- 2. limits -----------------------------------------------------------------------------------------
