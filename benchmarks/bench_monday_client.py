@@ -44,7 +44,15 @@ def serve() -> None:
     from syncapp.emulator.server import EmulatorServer
     from syncapp.emulator.state import EmulatorState
 
-    server = EmulatorServer(EmulatorState.from_config(), port=0, budget_per_minute=None)
+    server = EmulatorServer(
+        # The client's own speed: none of monday's limits (complexity, minute, concurrency, IP) binds.
+        EmulatorState.from_config(),
+        port=0,
+        budget_per_minute=None,
+        minute_limit=None,
+        concurrency_limit=None,
+        ip_limit=None,
+    )
     print(server.url, flush=True)
     server.serve_forever()
 

@@ -223,6 +223,13 @@ def load_round(server: str, args: argparse.Namespace) -> tuple[list[str], bool]:
                 "0",
                 "--latency-ms",
                 str(args.latency_ms),
+                # The load test measures the console, not monday's request-count limits.
+                "--minute-limit",
+                "0",
+                "--concurrency-limit",
+                "0",
+                "--ip-limit",
+                "0",
                 "--quiet",
             ],
             TMP / f"load-{server}-emulator.log",

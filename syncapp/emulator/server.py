@@ -74,7 +74,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import html
 import json
 import re
 import socket
@@ -91,14 +90,15 @@ from pathlib import Path
 from graphql import DocumentNode, GraphQLError, OperationType, execute, get_operation_ast, parse, validate
 
 from syncapp.emulator import limits
+from syncapp.emulator.board_views import page, render_board, render_board_list
 from syncapp.emulator.column_writes import monday_column_type
 from syncapp.emulator.cursors import CursorStore
 from syncapp.emulator.executable import build_executable_schema
 from syncapp.emulator.faults import APPLIED_FAULTS, FaultConfig
 from syncapp.emulator.resolvers import RequestContext
 from syncapp.emulator.state import EmulatorState, StateSaver
+from syncapp.emulator.versions import DEFAULT_API_VERSION, ApiVersions
 
-DEFAULT_API_VERSION = "2026-10"
 SUPPORTED_API_VERSIONS: tuple[str, ...] = (DEFAULT_API_VERSION,)  # the one schema the emulator serves
 DEFAULT_TOKENS = {"development": "dev-token", "production": "prod-token"}
 DEFAULT_BOARD_ACCESS: dict[str, frozenset[str]] = {
@@ -112,48 +112,6 @@ BATCH_500_CODES = frozenset({"ResourceNotFoundException", "InvalidItemIdExceptio
 # Application errors answered with their own HTTP status instead of 200 (monday's error-codes page
 # lists DeleteLastGroupException as 409 Conflict).
 HTTP_STATUS_BY_CODE = {"DeleteLastGroupException": 409}
-_VERSION = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_QUARTER_MONTHS = frozenset({"01", "04", "07", "10"})
-
-
-@dataclass(frozen=True)
-class ApiVersions:
-    """monday's version lifecycle: one current, one maintenance, one release candidate (quarterly YYYY-MM).
-
-    As documented: no API-Version header, `current` or an unknown well-formed version -> the current
-    version; a deprecated version (older than maintenance) -> the maintenance version; `maintenance`,
-    `release_candidate` -> those; a malformed value -> `InvalidVersionException`. The answering
-    version goes back in the `API-Version` response header. The emulator has one schema for all.
-    """
-
-    current: str = DEFAULT_API_VERSION
-    maintenance: str = "2026-07"
-    release_candidate: str = "2027-01"
-
-    def resolve(self, requested: str | None) -> str | None:
-        """The version that answers `requested`; None when it is malformed."""
-        value = (requested or "").strip()
-        aliases = {
-            "": self.current,
-            "current": self.current,
-            "maintenance": self.maintenance,
-            "deprecated": self.maintenance,  # deprecated versions are served by maintenance
-            "release_candidate": self.release_candidate,
-            "dev": self.release_candidate,  # the emulator has no development version: a guess
-        }
-        if value in aliases:
-            return aliases[value]
-        match = _VERSION.match(value)
-        if match is None:
-            return None
-        if value in (self.current, self.maintenance, self.release_candidate):
-            return value
-        if match.group(2) in _QUARTER_MONTHS and value < self.maintenance:
-            return self.maintenance
-        return self.current
-
-    def describe(self) -> dict[str, str]:
-        return {"current": self.current, "maintenance": self.maintenance, "release_candidate": self.release_candidate}
 
 
 def default_tokens(development: str = "", production: str = "") -> dict[str, str]:
@@ -613,84 +571,6 @@ def _redacted(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("<redacted>" if k.lower() == "authorization" else v) for k, v in headers.items()}
 
 
-# --- HTML views ----------------------------------------------------------------------------------
-
-_STYLE = """
-body{font:14px system-ui,sans-serif;margin:0;color:#323338}
-.banner{background:#ffcb00;padding:.5rem 1rem;font-weight:700}
-main{padding:1rem}h2{margin:1.5rem 0 .5rem}table{border-collapse:collapse;margin-bottom:1rem}
-th,td{border:1px solid #d0d4e4;padding:.25rem .5rem;text-align:left;vertical-align:top;white-space:pre-wrap}
-th{background:#f5f6f8}tr.sub td{background:#fafbfc}tr.sub td:first-child{padding-left:1.5rem}
-"""
-
-
-def render_board_list(state: EmulatorState) -> str:
-    with state.lock:
-        rows = "".join(
-            f"<tr><td><a href='/boards/{_e(b['id'])}'>{_e(b['name'])}</a></td><td>{_e(b['id'])}</td>"
-            f"<td>{_e(b['kind'])}</td><td>{sum(1 for _ in state.active_items(b['id']))}</td></tr>"
-            for b in state.boards.values()
-        )
-    table = f"<table><tr><th>Board</th><th>Id</th><th>Kind</th><th>Active items</th></tr>{rows}</table>"
-    return _page("Boards", f"<h1>Boards</h1>{table}")
-
-
-def render_board(state: EmulatorState, board_id: str) -> str | None:
-    with state.lock:
-        board = state.board(board_id)
-        if board is None:
-            return None
-        sub_board = state.subitems_board_for(board)
-        items = list(state.active_items(board["id"]))
-        columns = _shown_columns(board, items)
-        sub_columns = (
-            _shown_columns(sub_board, [s for i in items for s in state.active_subitems(i)]) if sub_board else []
-        )
-        sections = [
-            _group_section(state, group, [i for i in items if i["group_id"] == group["id"]], columns, sub_columns)
-            for group in state.active_groups(board)
-        ]
-    title = f"{board['name']} ({board['id']})"
-    return _page(title, f"<p><a href='/boards/'>All boards</a></p><h1>{_e(title)}</h1>{''.join(sections)}")
-
-
-def _shown_columns(board: dict, items: list[dict]) -> list[dict]:
-    used = {column_id for item in items for column_id in item["values"]}
-    return [c for c in board["columns"] if c["id"] in used]
-
-
-def _group_section(state, group: dict, items: list[dict], columns: list[dict], sub_columns: list[dict]) -> str:
-    header = "".join(f"<th>{_e(c['title'])}</th>" for c in columns)
-    rows: list[str] = []
-    for item in items:
-        cells = "".join(f"<td>{_e(_text(item, c))}</td>" for c in columns)
-        rows.append(f"<tr><td>{_e(item['name'])}</td>{cells}</tr>")
-        for sub in state.active_subitems(item):
-            sub_cells = "; ".join(f"{c['title']}: {_text(sub, c)}" for c in sub_columns if c["id"] in sub["values"])
-            rows.append(
-                f"<tr class='sub'><td>{_e(sub['name'])}</td><td colspan='{max(len(columns), 1)}'>{_e(sub_cells)}</td></tr>"
-            )
-    body = "".join(rows) or f"<tr><td colspan='{len(columns) + 1}'>No items</td></tr>"
-    return f"<h2>{_e(group['title'])}</h2><table><tr><th>Name</th>{header}</tr>{body}</table>"
-
-
-def _text(item: dict, column: dict) -> str:
-    stored = item["values"].get(column["id"])
-    return stored["text"] if stored else ""
-
-
-def _page(title: str, content: str) -> str:
-    return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_e(title)} - monday EMULATOR</title>"
-        f"<style>{_STYLE}</style></head><body><div class='banner'>EMULATOR - local stand-in for monday.com, "
-        f"not the real board</div><main>{content}</main></body></html>"
-    )
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
 # --- HTTP plumbing -------------------------------------------------------------------------------
 
 
@@ -731,10 +611,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif path in {"/", "/boards", "/boards/"}:
             self._send_html(200, render_board_list(api.state))
         elif match := re.fullmatch(r"/boards/(\d+)/?", path):
-            page = render_board(api.state, match.group(1))
-            self._send_html(200 if page else 404, page or _page("Not found", "<h1>No such board</h1>"))
+            board = render_board(api.state, match.group(1))
+            self._send_html(200 if board else 404, board or page("Not found", "<h1>No such board</h1>"))
         else:
-            self._send_html(404, _page("Not found", "<h1>Not found</h1>"))
+            self._send_html(404, page("Not found", "<h1>Not found</h1>"))
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

@@ -24,14 +24,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from syncapp.emulator import limits
 from syncapp.emulator.faults import ENV_VAR, FAULT_KINDS, FaultConfig
-from syncapp.emulator.server import (
-    DEFAULT_BOARD_ACCESS,
-    DEFAULT_TOKENS,
-    ApiVersions,
-    EmulatorServer,
-    default_tokens,
-)
+from syncapp.emulator.server import DEFAULT_BOARD_ACCESS, DEFAULT_TOKENS, EmulatorServer, default_tokens
 from syncapp.emulator.state import DEFAULT_BOARDS_DIR, DEFAULT_LABELS_FILE, EmulatorState
+from syncapp.emulator.versions import ApiVersions
 
 
 class Command(BaseCommand):
