@@ -29,8 +29,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from syncapp.monday.client import MondayClient, Mutation  # noqa: E402
+from syncapp.monday.client import MondayClient  # noqa: E402
 from syncapp.monday.column_values import format_column_value  # noqa: E402
+from syncapp.monday.types import Mutation  # noqa: E402
 
 ITEMS_BOARD = 9609317401
 ITEMS = 1_000

@@ -171,8 +171,9 @@ LONG_MODULES = {
     "syncapp/emulator/server.py": "one request's checks in monday's order",
     # The write mutations and the column writers they share; the reads are emulator/reads.py.
     "syncapp/emulator/resolvers.py": "the emulated mutations and the column writers they share",
-    # One HTTP client: batching, retries, budgets, throttles and error mapping share the request loop.
-    "syncapp/monday/client.py": "one request loop with its retry and budget rules",
+    # One request loop: batching, retries, budgets, throttles, lost answers and batch splitting share
+    # its state; the values it takes are monday/types.py, the reading of answers monday/responses.py.
+    "syncapp/monday/client.py": "one request loop with its retry, budget and recovery rules",
     "syncapp/sync_config.py": "the configuration file's reader and every check of it, with messages",
 }
 

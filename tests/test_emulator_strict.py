@@ -16,7 +16,7 @@ import requests
 
 from syncapp.emulator.faults import THROTTLE_200_CODES, FaultConfig
 from syncapp.management.commands.monday_emulator import Command
-from syncapp.monday.client import Mutation
+from syncapp.monday.types import Mutation
 from tests.emulator_fixtures import DEV_ITEMS_BOARD
 from tests.test_emulator import CHANGE, READ, column_text, create_item, error_codes, post
 

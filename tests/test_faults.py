@@ -38,7 +38,8 @@ from syncapp.engine.claims import claimed_rows
 from syncapp.engine.sync import SyncEngine
 from syncapp.models import ApiCall, FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink, SyncRun
 from syncapp.monday import factory
-from syncapp.monday.client import MondayClient, Mutation
+from syncapp.monday.client import MondayClient
+from syncapp.monday.types import Mutation
 from syncapp.services.merge import orders_merge
 from syncapp.services.sync import sync_run_create, sync_run_execute
 from syncapp.sync_config import get_sync_config

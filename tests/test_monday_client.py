@@ -16,7 +16,6 @@ import pytest
 
 from syncapp.monday import client as client_module
 from syncapp.monday import documents
-from syncapp.monday.client import ApiCallRecord, Mutation
 from syncapp.monday.column_values import format_column_value, item_name, partition_by_label_policy
 from syncapp.monday.errors import (
     MondayAuthError,
@@ -24,6 +23,7 @@ from syncapp.monday.errors import (
     MondayRequestError,
     MondayUnavailableError,
 )
+from syncapp.monday.types import ApiCallRecord, Mutation
 from tests.emulator_fixtures import DEV_ITEMS_BOARD, DEV_SUBITEMS_BOARD
 
 AAG = "text_mkr5wya6"

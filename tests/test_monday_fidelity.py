@@ -19,9 +19,9 @@ from django.core.management import call_command
 from syncapp.engine.progress import RunProgress
 from syncapp.models import FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink
 from syncapp.monday import client as client_module
-from syncapp.monday import factory
-from syncapp.monday.client import Mutation
+from syncapp.monday import factory, responses
 from syncapp.monday.column_values import format_column_value
+from syncapp.monday.types import Mutation
 from syncapp.selectors.preflight import preflight_checks
 from syncapp.services.rollback import rollback_run_create, rollback_run_execute
 from tests.emulator_fixtures import DEV_ITEMS_BOARD
@@ -401,7 +401,7 @@ def test_it_reads_the_complexity_policy_of_the_rate_limit_header_not_the_first(m
     )
     header = response.headers["RateLimit"]
     assert header.index("complexityMinute") > header.index("minuteRate"), "the test needs complexity after the first"
-    remaining, reset, limit = client_module._rate_limit_headers(response.headers)
+    remaining, reset, limit = responses.rate_limit_headers(response.headers)
     complexity = response.json()["data"]["complexity"]
     assert limit == monday.budget.per_minute
     assert remaining == complexity["after"] and reset == complexity["reset_in_x_seconds"]

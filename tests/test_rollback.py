@@ -10,9 +10,10 @@ from django.core.management import call_command
 from syncapp.domain.errors import ProductionConfirmationError, RunBusyError
 from syncapp.domain.scope import Scope
 from syncapp.models import AuditEntry, BoardChange, BoardGroup, FactOrderList, ItemLink, OrderLine, SubitemLink, SyncRun
-from syncapp.monday.client import MondayClient, Mutation
+from syncapp.monday.client import MondayClient
 from syncapp.monday.column_values import restore_value
 from syncapp.monday.errors import MondayUnavailableError
+from syncapp.monday.types import Mutation
 from syncapp.services.rollback import (
     RollbackRefusedError,
     rollback_plan,

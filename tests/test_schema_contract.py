@@ -36,7 +36,7 @@ from graphql.execution.values import get_variable_values
 
 from syncapp.emulator.executable import SCHEMA_PATH, build_executable_schema
 from syncapp.monday import documents
-from syncapp.monday.client import Mutation
+from syncapp.monday.types import Mutation
 from tests.emulator_fixtures import DEV_ITEMS_BOARD
 
 SHARED_SCHEMA = Path(__file__).resolve().parents[1].parent / "shared" / "monday" / "schema.graphql"

@@ -6,7 +6,7 @@ caller can tell which row or journal entry each answer settles.
 
 from __future__ import annotations
 
-from syncapp.monday.client import Mutation
+from syncapp.monday.types import Mutation
 
 
 def create_group(key: str, *, board_id: int, name: str) -> Mutation:

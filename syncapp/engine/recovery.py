@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from syncapp.monday.client import MondayClient, Mutation
+from syncapp.monday.client import MondayClient
+from syncapp.monday.types import Mutation
 
 
 class NaturalKeyRecovery:

@@ -35,9 +35,10 @@ from syncapp.engine.rollback_plan import (
 )
 from syncapp.engine.row_states import lines_transition, rows_transition
 from syncapp.models import BoardGroup, FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink, SyncRun
-from syncapp.monday.client import MondayClient, Mutation, MutationResult
+from syncapp.monday.client import MondayClient
 from syncapp.monday.errors import MondayError
 from syncapp.monday.factory import monday_client
+from syncapp.monday.types import Mutation, MutationResult
 from syncapp.sync_config import SyncConfig
 
 NOT_FOUND = "ResourceNotFoundException"

@@ -27,8 +27,9 @@ from syncapp.engine.recovery import NaturalKeyRecovery
 from syncapp.engine.rows import rows_load
 from syncapp.engine.writeback import Outcome, outcomes_write
 from syncapp.models import BoardChange, BoardGroup, ItemLink, SubitemLink, SyncRun
-from syncapp.monday.client import MondayClient, Mutation, MutationResult
+from syncapp.monday.client import MondayClient
 from syncapp.monday.factory import monday_client
+from syncapp.monday.types import Mutation, MutationResult
 from syncapp.sync_config import SyncConfig
 
 # Answers to a write that may mean its item or subitem is gone from the board (WholeRequestError: the

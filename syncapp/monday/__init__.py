@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from syncapp.monday.client import (
-    API_VERSION,
-    ApiCallRecord,
-    BoardInfo,
-    ClientStats,
-    ColumnInfo,
-    GroupInfo,
-    MondayClient,
-    Mutation,
-    MutationResult,
-)
+from syncapp.monday.client import API_VERSION, MondayClient
 from syncapp.monday.column_values import WRITABLE_TYPES, format_column_value, item_name
 from syncapp.monday.errors import (
     MondayAuthError,
@@ -21,6 +11,7 @@ from syncapp.monday.errors import (
     MondayRequestError,
     MondayUnavailableError,
 )
+from syncapp.monday.types import ApiCallRecord, BoardInfo, ClientStats, ColumnInfo, GroupInfo, Mutation, MutationResult
 
 __all__ = [
     "API_VERSION",

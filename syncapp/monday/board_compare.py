@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from syncapp.monday.client import BoardInfo
+from syncapp.monday.types import BoardInfo
 from syncapp.sync_config import EnvironmentConfig
 
 

@@ -34,7 +34,6 @@ The token only ever travels in the Authorization header; it is never logged or r
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import random
@@ -46,7 +45,7 @@ from dataclasses import dataclass, field
 import requests
 from requests.adapters import HTTPAdapter
 
-from syncapp.monday import documents
+from syncapp.monday import documents, responses
 from syncapp.monday.errors import (
     AUTH_CODES,
     DAILY_LIMIT_CODES,
@@ -58,6 +57,14 @@ from syncapp.monday.errors import (
     MondayRequestError,
     MondayUnavailableError,
     token_variable,
+)
+from syncapp.monday.types import (
+    ApiCallRecord,
+    BoardInfo,
+    ClientStats,
+    Mutation,
+    MutationResult,
+    Recover,
 )
 
 API_VERSION = "2026-10"
@@ -74,80 +81,6 @@ BACKOFF_BASE_SECONDS = 1.0
 SPLIT_AFTER_500S = 2
 # A mutation sent alone gets one more try before it fails on its own (a 500 may still be passing trouble).
 ALONE_FAILS_AFTER_500S = 3
-
-# What `recover` returns: the data of mutations found already applied on the board, by caller key.
-Recover = Callable[[list["Mutation"]], dict[str, dict]]
-
-
-@dataclass
-class Mutation:
-    """One aliased mutation in a batch; its result is returned under `key`."""
-
-    key: str
-    kind: str
-    args: dict
-
-
-@dataclass
-class MutationResult:
-    key: str
-    ok: bool
-    data: dict | None
-    error_message: str = ""
-    error_code: str = ""
-
-
-@dataclass
-class ApiCallRecord:
-    """What one HTTP attempt did, for the run's audit trail (never contains the token)."""
-
-    operation: str
-    http_status: int | None
-    ok: bool
-    attempt: int
-    mutations: int
-    duration_ms: int
-    complexity: int | None
-    idempotency_key: str
-    error: str
-    request_body: str
-    response_body: str
-
-
-@dataclass
-class ColumnInfo:
-    id: str
-    title: str
-    type: str
-    settings: dict = field(default_factory=dict)
-    labels: list[str] = field(default_factory=list)
-
-
-@dataclass
-class GroupInfo:
-    id: str
-    title: str
-
-
-@dataclass
-class BoardInfo:
-    id: int
-    name: str
-    columns: dict[str, ColumnInfo]
-    groups: list[GroupInfo]
-    subitems_board_id: int | None = None
-
-    def column(self, column_id: str) -> ColumnInfo:
-        return self.columns[column_id]
-
-
-@dataclass
-class ClientStats:
-    requests: int = 0
-    mutations: int = 0
-    retries: int = 0
-    complexity_used: int = 0
-    waited_seconds: float = 0.0
 
 
 class _ResponseLost(Exception):
@@ -175,7 +108,7 @@ class _Outcome:
 
     @property
     def errors(self) -> list[dict]:
-        return _normalise_errors(self.body)
+        return responses.normalise_errors(self.body)
 
 
 class MondayClient:
@@ -292,7 +225,7 @@ class MondayClient:
                     results.update(self._send_chunk(part, operation, idempotency_scope, recover))
                 return results
             self.stats.mutations += len(chunk)
-            answered = _results_by_key(chunk, outcome.body or {})
+            answered = responses.results_by_key(chunk, outcome.body or {})
             throttled = [m for m in chunk if not answered[m.key].ok and answered[m.key].error_code in RATE_LIMIT_CODES]
             results.update(answered)
             if not throttled or throttled_rounds >= self.max_retries:
@@ -300,7 +233,11 @@ class MondayClient:
             # The other aliases were applied: only the throttled ones go again, after monday's wait.
             throttled_rounds += 1
             self._wait_before_retry(
-                operation, throttled_rounds, _retry_in(outcome.errors, outcome.headers), "rate limited", throttle=True
+                operation,
+                throttled_rounds,
+                responses.retry_in(outcome.errors, outcome.headers),
+                "rate limited",
+                throttle=True,
             )
             chunk = throttled
         return results
@@ -335,7 +272,7 @@ class MondayClient:
                 f"sync configuration and that the user owning {token_variable(self.environment)} can open the board.",
                 code="InvalidBoardIdException",
             )
-        return _board_info(boards[0])
+        return responses.board_info(boards[0])
 
     def find_items_by_column_value(self, board_id: int, column_id: str, values: list[str]) -> dict[str, list[dict]]:
         """Items whose `column_id` text equals one of `values` (e.g. the AAG ORDER NUMBER column)."""
@@ -356,7 +293,7 @@ class MondayClient:
         items: list[dict] = []
         for chunk in _chunks(list(dict.fromkeys(item_ids)), ITEMS_PER_REQUEST):
             body = self._query(documents.ITEMS_QUERY, documents.items_variables(chunk), operation="get_items")
-            items.extend(_item(raw) for raw in (body.get("data") or {}).get("items") or [] if raw)
+            items.extend(responses.item(raw) for raw in (body.get("data") or {}).get("items") or [] if raw)
         return items
 
     def get_group_items(self, board_id: int, group_ids: list[str], *, limit: int = 25) -> dict[str, list[dict]]:
@@ -378,7 +315,7 @@ class MondayClient:
         body = self._query(documents.ITEMS_BY_COLUMN_VALUES_QUERY, first_variables, operation="find_items")
         page = (body.get("data") or {}).get("items_page_by_column_values") or {}
         while True:
-            yield from (_item(raw) for raw in page.get("items") or [] if raw)
+            yield from (responses.item(raw) for raw in page.get("items") or [] if raw)
             cursor = page.get("cursor")
             if not cursor:
                 return
@@ -388,12 +325,12 @@ class MondayClient:
 
     def _query(self, query: str, variables: dict[str, object], *, operation: str) -> dict:
         body = self._execute(query, variables, operation=operation, idempotency_key="", mutations=0).body or {}
-        errors = _normalise_errors(body)
+        errors = responses.normalise_errors(body)
         if errors:  # a read that came back partly failed would make the engine act on a wrong picture
             first = errors[0]
             raise MondayRequestError(
                 f"monday refused the {operation} query for {self.environment}: {first.get('message', '')}",
-                code=_error_code(first),
+                code=responses.error_code(first),
             )
         return body
 
@@ -469,40 +406,44 @@ class MondayClient:
         except requests.ConnectionError as exc:
             return _Outcome(None, transport_error=f"connection failed ({_short(exc)})", duration_ms=_ms(started))
         text = response.text
-        return _Outcome(response.status_code, text, _json_object(text), response.headers, "", _ms(started))
+        return _Outcome(response.status_code, text, responses.json_object(text), response.headers, "", _ms(started))
 
     def _classify(self, outcome: _Outcome, mutations: int = 0) -> tuple[str, float | None, str]:
         """Decide what an attempt means: (action, wait hint in seconds, human-readable reason)."""
         if outcome.status is None:
             return "retry", None, outcome.transport_error
         status, errors = outcome.status, outcome.errors
-        codes = {_error_code(e) for e in errors}
-        message = _first_message(errors) or _snippet(outcome.text)
+        codes = {responses.error_code(e) for e in errors}
+        message = responses.first_message(errors) or _snippet(outcome.text)
         if status in (401, 403) or codes & AUTH_CODES:
             return "auth", None, f"HTTP {status}: {message}"
         if codes & DAILY_LIMIT_CODES:
             return "daily", None, message
-        throttled = bool(codes & RATE_LIMIT_CODES) or _budget_exhausted(errors)
+        throttled = bool(codes & RATE_LIMIT_CODES) or responses.budget_exhausted(errors)
         # A batch some of whose aliases were applied is answered, not retried whole: resending it would
         # apply those again. Its throttled aliases are sent again on their own (see _send_chunk).
-        if status == 429 or (throttled and not (mutations and _applied_aliases(outcome.body))):
-            return "wait", _retry_in(errors, outcome.headers), f"rate limited (HTTP {status}: {message})"
+        if status == 429 or (throttled and not (mutations and responses.applied_aliases(outcome.body))):
+            return "wait", responses.retry_in(errors, outcome.headers), f"rate limited (HTTP {status}: {message})"
         if status == 409:
             if codes & IDEMPOTENCY_RUNNING_CODES or (not any(codes) and "idempot" in message.lower()):
-                return "wait", _retry_after(outcome.headers), "the same idempotent request is still running (HTTP 409)"
+                return (
+                    "wait",
+                    responses.retry_after(outcome.headers),
+                    "the same idempotent request is still running (HTTP 409)",
+                )
             if mutations and errors:  # e.g. DeleteLastGroupException: an answer about one mutation
                 return "ok", None, ""
             return "reject", None, f"HTTP {status}: {message}"
         if status == 423 or status >= 500:
-            return "retry", _retry_after(outcome.headers), f"HTTP {status} ({_snippet(outcome.text)})"
+            return "retry", responses.retry_after(outcome.headers), f"HTTP {status} ({_snippet(outcome.text)})"
         if outcome.body is None or not ({"data", "errors"} & outcome.body.keys()):
             return "retry", None, f"malformed response body (HTTP {status}: {_snippet(outcome.text)})"
-        if status != 200 or codes & REQUEST_REJECTED_CODES or _request_failed(outcome.body, errors):
+        if status != 200 or codes & REQUEST_REJECTED_CODES or responses.request_failed(outcome.body, errors):
             return "reject", None, f"HTTP {status}: {message}"
         return "ok", None, ""
 
     def _raise_if_fatal(self, action: str, reason: str, outcome: _Outcome) -> None:
-        code = next((c for c in (_error_code(e) for e in outcome.errors) if c), "")
+        code = next((c for c in (responses.error_code(e) for e in outcome.errors) if c), "")
         if action == "auth":
             raise MondayAuthError(self._auth_message(reason), code=code, http_status=outcome.status)
         if action == "daily":
@@ -551,7 +492,7 @@ class MondayClient:
         remaining, reset_in = complexity.get("after"), complexity.get("reset_in_x_seconds")
         self._budget_limit = max(self._budget_limit, int(complexity.get("before") or 0))
         self.stats.complexity_used += int(complexity.get("query") or 0)
-        header_remaining, header_reset, header_limit = _rate_limit_headers(outcome.headers)
+        header_remaining, header_reset, header_limit = responses.rate_limit_headers(outcome.headers)
         self._budget_limit = max(self._budget_limit, header_limit or 0)
         if remaining is None:
             remaining, reset_in = header_remaining, header_reset
@@ -592,7 +533,7 @@ class MondayClient:
         if self._recorder is None:
             return
         complexity = (((outcome.body or {}).get("data") or {}).get("complexity") or {}).get("query")
-        error = reason or _alias_error_summary(outcome.errors)
+        error = reason or responses.alias_error_summary(outcome.errors)
         record = ApiCallRecord(
             operation=operation,
             http_status=outcome.status,
@@ -656,134 +597,6 @@ def _check_unique_keys(mutations: Iterable[Mutation]) -> None:
         seen.add(mutation.key)
 
 
-def _results_by_key(chunk: list[Mutation], body: dict) -> dict[str, MutationResult]:
-    data = body.get("data") or {}
-    by_alias: dict[str, dict] = {}
-    unplaced: list[dict] = []
-    for error in _normalise_errors(body):
-        path = error.get("path") or []
-        if path and isinstance(path[0], str) and path[0] not in by_alias:
-            by_alias[path[0]] = error
-        elif not path:
-            unplaced.append(error)
-    results: dict[str, MutationResult] = {}
-    for index, mutation in enumerate(chunk):
-        name = documents.alias(index)
-        value, error = data.get(name), by_alias.get(name)
-        if isinstance(value, dict) and value.get("id") is not None:
-            # Applied; an error on a sub-field does not undo it, so reporting failure would invite a duplicate.
-            message = error.get("message", "") if error else ""
-            results[mutation.key] = MutationResult(mutation.key, True, value, message, _error_code(error or {}))
-            continue
-        error = error or (unplaced[0] if unplaced else {"message": "monday returned no result for this mutation"})
-        results[mutation.key] = MutationResult(
-            mutation.key, False, None, str(error.get("message", "")), _error_code(error) or "NoResult"
-        )
-    return results
-
-
-def _normalise_errors(body: dict | None) -> list[dict]:
-    """monday's errors as dicts, whatever era of error format the response uses."""
-    if not isinstance(body, dict):
-        return []
-    raw = body.get("errors") or []
-    errors: list[dict] = []
-    for entry in raw if isinstance(raw, list) else [raw]:
-        if isinstance(entry, dict):
-            errors.append(entry)
-        else:
-            errors.append({"message": str(entry), "extensions": {"code": body.get("error_code", "")}})
-    if not errors and body.get("error_code"):
-        extensions = {"code": body["error_code"], "error_data": body.get("error_data") or {}}
-        errors.append({"message": body.get("error_message", ""), "extensions": extensions})
-    return errors
-
-
-def _error_code(error: Mapping) -> str:
-    extensions = error.get("extensions") or {}
-    return str(extensions.get("code") or extensions.get("error_code") or error.get("error_code") or "")
-
-
-def _first_message(errors: list[dict]) -> str:
-    return next((str(e.get("message")) for e in errors if e.get("message")), "")
-
-
-def _budget_exhausted(errors: list[dict]) -> bool:
-    # Older API versions report an exhausted budget as ComplexityException with "budget exhausted" in the text.
-    return any(
-        _error_code(e) == "ComplexityException" and "budget exhausted" in str(e.get("message", "")).lower()
-        for e in errors
-    )
-
-
-def _request_failed(body: dict, errors: list[dict]) -> bool:
-    """True when errors concern the whole request (no data and no error tied to a field)."""
-    return bool(errors) and body.get("data") is None and not any(e.get("path") for e in errors)
-
-
-def _retry_in(errors: list[dict], headers: Mapping[str, str]) -> float | None:
-    for error in errors:
-        extensions = error.get("extensions") or {}
-        for source in (extensions, extensions.get("error_data") or {}, error.get("error_data") or {}):
-            value = source.get("retry_in_seconds") if isinstance(source, Mapping) else None
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-        match = re.search(r"reset in (\d+) seconds?", str(error.get("message", "")))
-        if match:
-            return float(match.group(1))
-    return _retry_after(headers)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After") if headers else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _rate_limit_headers(headers: Mapping[str, str]) -> tuple[int | None, int | None, int | None]:
-    """(remaining, reset seconds, limit) of the complexity policy in the RateLimit / RateLimit-Policy headers.
-
-    monday sends several policies in one header (`minuteRate`, `concurrency`, `complexityMinute`);
-    the complexity one is read, whatever its position. A header with one unnamed policy is read as it is.
-    """
-    if not headers:
-        return None, None, None
-    current = _complexity_policy(headers.get("RateLimit", ""))
-    policy = _complexity_policy(headers.get("RateLimit-Policy", ""))
-    return _header_param(current, "r"), _header_param(current, "t"), _header_param(policy, "q")
-
-
-def _complexity_policy(value: str) -> str:
-    policies = [part.strip() for part in re.split(r",(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", value or "") if part.strip()]
-    for policy in policies:
-        name = policy.split(";", 1)[0].strip().strip('"').lower()
-        if "complexity" in name:
-            return policy
-    if len(policies) == 1 and not policies[0].split(";", 1)[0].strip().strip('"'):
-        return policies[0]
-    return ""
-
-
-def _header_param(value: str, name: str) -> int | None:
-    match = re.search(rf"(?:^|;)\s*{name}=(\d+)", value or "")
-    return int(match.group(1)) if match else None
-
-
-def _applied_aliases(body: dict | None) -> bool:
-    """True when a mutation answer holds at least one applied alias (a result with an id)."""
-    data = (body or {}).get("data") if isinstance(body, dict) else None
-    return isinstance(data, dict) and any(isinstance(v, dict) and v.get("id") is not None for v in data.values())
-
-
 def _alone_failed(mutation: Mutation, reason: str) -> MutationResult:
     return MutationResult(
         mutation.key,
@@ -819,21 +632,6 @@ def _plain_reason(reason: str) -> str:
     return "an unexpected answer"
 
 
-def _alias_error_summary(errors: list[dict]) -> str:
-    if not errors:
-        return ""
-    codes = sorted({_error_code(e) or "error" for e in errors})
-    return f"{len(errors)} error(s): {', '.join(codes)}; first: {_first_message(errors)}"[:1000]
-
-
-def _json_object(text: str) -> dict | None:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _snippet(text: str, limit: int = 160) -> str:
     flat = " ".join((text or "").split())
     return flat[:limit] + ("…" if len(flat) > limit else "") if flat else "empty body"
@@ -845,76 +643,3 @@ def _short(exc: Exception) -> str:
 
 def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
-
-
-def _board_info(raw: dict) -> BoardInfo:
-    columns: dict[str, ColumnInfo] = {}
-    subitems_board_id: int | None = None
-    for col in raw.get("columns") or []:
-        settings = _parse_json(col.get("settings")) or {}
-        settings = settings if isinstance(settings, dict) else {}
-        info = ColumnInfo(col["id"], col.get("title", ""), col.get("type", ""), settings, _labels(settings))
-        columns[info.id] = info
-        board_ids = settings.get("boardIds") or []
-        if col.get("type") == "subtasks" and board_ids:
-            subitems_board_id = int(board_ids[0])
-    groups = [GroupInfo(g["id"], g.get("title", "")) for g in raw.get("groups") or []]
-    return BoardInfo(int(raw["id"]), raw.get("name", ""), columns, groups, subitems_board_id)
-
-
-def _labels(settings: dict) -> list[str]:
-    """Active label texts from a status/dropdown column's settings (list or legacy id->label map)."""
-    raw = settings.get("labels")
-    if isinstance(raw, dict):
-        ordered = sorted(raw.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 10**9)
-        return [str(label) for _, label in ordered if str(label)]
-    labels: list[str] = []
-    for entry in raw or []:
-        if isinstance(entry, dict) and not entry.get("is_deactivated"):
-            text = entry.get("label", entry.get("name"))
-            if text:
-                labels.append(str(text))
-    return labels
-
-
-def _parse_json(value: object) -> object:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _column_values(raw: list[dict] | None) -> dict[str, dict]:
-    values: dict[str, dict] = {}
-    for cv in raw or []:
-        values[cv["id"]] = {
-            "id": cv["id"],
-            "text": cv.get("text"),
-            "value": _parse_json(cv.get("value")),
-            "type": cv.get("type"),
-        }
-    return values
-
-
-def _item(raw: dict) -> dict:
-    return {
-        "id": str(raw["id"]),
-        "name": raw.get("name", ""),
-        "state": raw.get("state"),
-        "group_id": (raw.get("group") or {}).get("id"),
-        "board_id": (raw.get("board") or {}).get("id"),
-        "column_values": _column_values(raw.get("column_values")),
-        "subitems": [
-            {
-                "id": str(sub["id"]),
-                "name": sub.get("name", ""),
-                "state": sub.get("state"),
-                "board_id": (sub.get("board") or {}).get("id"),
-                "column_values": _column_values(sub.get("column_values")),
-            }
-            for sub in raw.get("subitems") or []
-            if sub
-        ],
-    }

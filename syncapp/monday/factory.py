@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from syncapp.models import ApiCall
-from syncapp.monday.client import ApiCallRecord, MondayClient
+from syncapp.monday.client import MondayClient
+from syncapp.monday.types import ApiCallRecord
 from syncapp.sync_config import EnvironmentConfig, SyncSettings, get_sync_config
 
 logger = logging.getLogger(__name__)
