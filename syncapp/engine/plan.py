@@ -6,7 +6,9 @@ The same plan drives a real run and the dry-run preview, so what ops review is w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
+from syncapp.domain.sizes import size_sort_key
 from syncapp.engine.rows import OrderRow
 from syncapp.monday.column_values import (
     LABEL_TYPES,
@@ -16,6 +18,7 @@ from syncapp.monday.column_values import (
     labels_in,
     limit_problem,
 )
+from syncapp.order_tables import declared_size_columns
 from syncapp.sync_config import EnvironmentConfig, SyncConfig
 
 CREATE, UPDATE, CANCEL, SKIP, FAIL = "create", "update", "cancel", "skip", "fail"
@@ -47,6 +50,12 @@ class RowPlan:
     item_id: int | None = None
     current_group_id: str = ""
     sizes: list[SizePlan] = field(default_factory=list)
+    # Labels this row sends that the board's column lacks and the policy does not create: monday
+    # will refuse the row. Known before anything is sent, so the preview says so (the run still
+    # sends it: a label added in monday meanwhile makes it pass).
+    missing_labels: list[str] = field(default_factory=list)
+    # Why the row's group is not named from CUSTOMER SEASON (empty when it is).
+    group_note: str = ""
 
     @property
     def record_uuid(self) -> str:
@@ -54,14 +63,19 @@ class RowPlan:
 
     def as_preview(self, column_titles: dict[str, str]) -> dict:
         values = {**self.column_values, **self.new_label_values}
+        action, message = self.action, self.message
+        if self.missing_labels and action in (CREATE, UPDATE, CANCEL):
+            action, message = FAIL, "; ".join(self.missing_labels)
         return {
             "record_uuid": self.record_uuid,
             "aag_order_number": self.row.aag_order_number,
             "customer": self.row.customer_name,
             "po": self.row.po_number,
-            "action": self.action,
-            "message": self.message,
+            "action": action,
+            "planned_action": self.action,
+            "message": message,
             "group": self.group_name,
+            "group_note": self.group_note,
             "item_name": self.item_name,
             "item_id": self.item_id,
             "columns": {column_titles.get(k, k): v for k, v in values.items()},
@@ -124,8 +138,33 @@ class Planner:
         return strict, creating, ""
 
     def _new_labels(self, column_id: str, formatted: object) -> bool:
+        return bool(self._missing(column_id, formatted))
+
+    def _missing(self, column_id: str, formatted: object) -> list[str]:
         known = self.known_labels.get(column_id, set())
-        return any(label not in known for label in labels_in(self.env.items_board.columns[column_id].type, formatted))
+        column_type = self.env.items_board.columns[column_id].type
+        return [label for label in labels_in(column_type, formatted) if label not in known]
+
+    def missing_labels(self, strict: dict[str, object]) -> list[str]:
+        """Why monday will refuse the strict values: each label the board's column lacks, worded as
+        monday words it (so selectors/error_causes groups a preview and a run alike) and the policy."""
+        problems = []
+        for column_id, formatted in strict.items():
+            column = self.env.items_board.columns[column_id]
+            if column.type not in LABEL_TYPES:
+                continue
+            for label in self._missing(column_id, formatted):
+                kind = "dropdown label" if column.type == "dropdown" else "status label"
+                what = (
+                    f"The {kind} '{label}' does not exist in column '{column.title}' ({column_id})"
+                    if column.type == "dropdown"
+                    else f"This status label doesn't exist: '{label}' in column '{column.title}' ({column_id})"
+                )
+                problems.append(
+                    f"{what} on board {self.env.items_board_id}, and the label policy does not create "
+                    f"{kind}s in this column: monday will refuse this row"
+                )
+        return problems
 
     def plan(
         self, row: OrderRow, *, item_id: int | None, group_id: str, subitems: dict[str, tuple[int, int | None]]
@@ -155,7 +194,8 @@ class Planner:
         if problem:
             return RowPlan(row, FAIL, f"{problem} Correct the value in the spreadsheet and merge again.")
         sizes = []
-        for line in row.sizes:
+        # Apparel order (XS S M L XL ...), so subitems are created on the board in the order ops read.
+        for line in sorted(row.sizes, key=lambda s: _size_key()(s.size_code)):
             known = subitems.get(line.size_code)
             qty = 0 if cancel else line.qty
             sizes.append(SizePlan(line.size_code, qty, known[0] if known else None, known[1] if known else None))
@@ -170,9 +210,32 @@ class Planner:
             item_id=item_id,
             current_group_id=group_id,
             sizes=sizes,
+            missing_labels=self.missing_labels(strict),
+            group_note=self.group_note(row),
+        )
+
+    def group_note(self, row: OrderRow) -> str:
+        """Why the group is named from the fallback season: such rows land in a group parallel to
+        the customer's season group ("RHONE 2027 SPRING" beside "RHONE SP27")."""
+        naming = self.config.naming
+        if len(naming.group_columns) < 2 or not naming.group_fallback_column:
+            return ""
+        season_column = naming.group_columns[-1]
+        if str(row.values.get(season_column) or "").strip():
+            return ""
+        return (
+            f"no {season_column}: grouped by {naming.group_fallback_column} instead, which may put it in a "
+            f"group beside the customer's {season_column} group. Fill {season_column} in the customer's "
+            "spreadsheet and merge again to keep the season in one group"
         )
 
     def learn_labels(self, plan: RowPlan) -> None:
         for column_id, formatted in plan.new_label_values.items():
             column_type = self.env.items_board.columns[column_id].type
             self.known_labels.setdefault(column_id, set()).update(labels_in(column_type, formatted))
+
+
+@cache
+def _size_key():
+    """Sizes in the order of the production size columns (read once per process)."""
+    return size_sort_key(declared_size_columns())

@@ -26,11 +26,13 @@ SAMPLE_ROWS = 5
 # monday's answers for a label the column does not have (dropdown and status), as monday and the
 # emulator word them. A subitem write is prefixed "size XS: ".
 _DROPDOWN_MISSING = re.compile(
-    r"dropdown label '(?P<label>[^']*)' does not exist(?: in column '(?P<title>[^']*)' \((?P<column>[^)]*)\))?",
+    r"dropdown label '(?P<label>[^']*)' does not exist(?: in column '(?P<title>[^']*)' \((?P<column>[^)]*)\))?"
+    r"(?: on board (?P<board>\d+))?",
     re.IGNORECASE,
 )
 _STATUS_MISSING = re.compile(
-    r"status label doesn't exist: '(?P<label>[^']*)'(?: in column '(?P<title>[^']*)' \((?P<column>[^)]*)\))?",
+    r"status label doesn't exist: '(?P<label>[^']*)'(?: in column '(?P<title>[^']*)' \((?P<column>[^)]*)\))?"
+    r"(?: on board (?P<board>\d+))?",
     re.IGNORECASE,
 )
 # The planner's own refusals (engine/plan.py) already say what to do; they are grouped by their text.
@@ -91,7 +93,7 @@ def classify(message: str, error_code: str = "", *, board_id: int | str | None =
             title = match.group("title") or match.group("column") or "the"
             return (
                 f"missing_label:{kind}:{match.group('column') or title}:{label.casefold()}",
-                f"{label} is not a label of the {title} column{_board(board_id)}",
+                f"{label} is not a label of the {title} column{_board(match.group('board') or board_id)}",
                 "add it in monday (the column's label settings), then retry {rows}",
             )
     if error_code in DAILY_LIMIT_CODES:
@@ -137,8 +139,11 @@ def classify(message: str, error_code: str = "", *, board_id: int | str | None =
     )
 
 
-def error_groups(results: Iterable[object], *, board_id: int | str | None = None) -> list[ErrorGroup]:
-    """Failed rows grouped by cause, the largest group first. Rows without a message are ignored."""
+def error_groups(
+    results: Iterable[object], *, board_id: int | str | None = None, preview: bool = False
+) -> list[ErrorGroup]:
+    """Failed rows grouped by cause, the largest group first. Rows without a message are ignored.
+    `preview`: the rows were not sent yet, so the fix ends in a sync, not a retry."""
     groups: dict[str, ErrorGroup] = {}
     for row in results:
         message = _get(row, "message")
@@ -157,5 +162,38 @@ def error_groups(results: Iterable[object], *, board_id: int | str | None = None
             group.samples.append({"customer": customer, "po": po, "aag_order_number": _get(row, "aag_order_number")})
     ordered = sorted(groups.values(), key=lambda g: (-g.count, g.text))
     for group in ordered:
+        if preview:
+            group.fix = group.fix.replace("then retry {rows}", "then preview again and sync {rows}")
         group.fix = group.fix.replace("{rows}", _rows(group.count))
     return ordered
+
+
+@dataclass
+class FallbackGroup:
+    """A group a preview names from the fallback season, beside the customer's other groups."""
+
+    group: str
+    rows: int
+    note: str
+    siblings: list[str]  # the customer's other groups in the same preview
+
+
+def preview_findings(rows: list[dict]) -> tuple[list[ErrorGroup], list[FallbackGroup]]:
+    """A dry run's plan rows: the rows that will fail grouped by cause, and the groups named from the
+    fallback season (rows without a CUSTOMER SEASON) with the customer's other groups beside them."""
+    failing = error_groups((row for row in rows if row.get("action") == "fail"), preview=True)
+    by_customer: dict[str, set[str]] = {}
+    for row in rows:
+        if row.get("group"):
+            by_customer.setdefault(str(row.get("customer") or "").casefold(), set()).add(row["group"])
+    fallback: dict[str, FallbackGroup] = {}
+    for row in rows:
+        if not row.get("group_note") or not row.get("group"):
+            continue
+        entry = fallback.get(row["group"])
+        if entry is None:
+            customer = str(row.get("customer") or "").casefold()
+            siblings = sorted(g for g in by_customer.get(customer, ()) if g != row["group"])
+            entry = fallback[row["group"]] = FallbackGroup(row["group"], 0, row["group_note"], siblings)
+        entry.rows += 1
+    return failing, sorted(fallback.values(), key=lambda g: g.group)

@@ -16,6 +16,8 @@ from syncapp.forms import RunFilterForm, scope_to_json
 from syncapp.models import RowResult, SyncRun
 from syncapp.permissions import can_sync, permission_required_403, sync_permission_for
 from syncapp.selectors.environments import active_environment_name, environment_config
+from syncapp.selectors.error_causes import preview_findings
+from syncapp.selectors.orders import scope_counts
 from syncapp.selectors.runs import (
     api_call_bodies,
     plan_summary,
@@ -43,7 +45,7 @@ API_CALLS_PER_PAGE = 50
 def runs_list(request: HttpRequest) -> HttpResponse:
     form = RunFilterForm(request.GET or None)
     filters = form.filters() if request.GET else RunFilterForm({}).filters()
-    page = Paginator(runs_matching(filters), RUNS_PER_PAGE).get_page(request.GET.get("page") or 1)
+    page = Paginator(runs_matching(filters), RUNS_PER_PAGE).get_page(form.page_number())
     return render(
         request,
         "syncapp/runs_list.html",
@@ -84,6 +86,10 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         console_limit = run.requested_via == "console" and scope.limit is not None
         context["sync_scope_json"] = scope_to_json(replace(scope, limit=None) if console_limit else scope)
         context["preview_truncated"] = console_limit and len(plan.rows) >= scope.limit
+        # What will fail and why, grouped by cause, and groups parallel to a season's (selectors/error_causes).
+        context["plan_errors"], context["plan_fallback_groups"] = preview_findings(plan.rows)
+        # A sampled preview still counts the whole selection (from the order tables, not the sample).
+        context["selection_counts"] = scope_counts(replace(scope, limit=None)) if context["preview_truncated"] else None
         context["can_sync_active"] = can_sync(request, active_environment_name())
     else:
         context.update(_results_context(request, run))
