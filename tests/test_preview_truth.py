@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 
 from syncapp.domain.scope import Scope
-from syncapp.models import RowResult
+from syncapp.models import RowResult, SyncRun
 from syncapp.selectors.error_causes import error_groups
 from syncapp.services.sync import sync_run_create, sync_run_execute
-from tests.console_helpers import DEV_BOARD, key, orders
+from tests.console_helpers import DEV_BOARD, PROD_BOARD, activate, key, orders
 from tests.sync_helpers import point_at
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +96,37 @@ def test_errors_group_by_cause_in_ops_words():
     )
     assert first.raw_message == monday and len(first.samples) == 5
     assert second.cause == "daily_limit" and second.count == 1
+
+
+# --- 5. a mistyped production confirmation asks again --------------------------------------------
+
+
+def test_a_mistyped_production_confirmation_keeps_the_selection_and_asks_again(ops_prod_client, data):
+    activate("production")
+    first = ops_prod_client.post(reverse("sync_confirm"), {"key": [key("GREYSON", "4755")]})
+    fields = {
+        "scope": first.context["scope_json"],
+        "environment": "production",
+        "token": first.context["token"],
+    }
+    again = ops_prod_client.post(reverse("sync_start"), {**fields, "confirm_board": str(DEV_BOARD)})
+    assert again.status_code == 200
+    assert again.templates[0].name == "syncapp/sync_confirm.html"
+    html = again.content.decode()
+    assert f"You typed “{DEV_BOARD}”, which is not this board." in html and 'aria-invalid="true"' in html
+    # The selection and the confirmation token are the same ones: the second try starts the sync.
+    assert again.context["scope_json"] == fields["scope"] and again.context["token"] == fields["token"]
+    assert again.context["counts"].pending == 7
+    assert not SyncRun.objects.exists()
+    started = ops_prod_client.post(reverse("sync_start"), {**fields, "confirm_board": str(PROD_BOARD)})
+    assert started.status_code == 302
+    run = SyncRun.objects.get()
+    assert (run.environment, run.items_board_id, run.scope["customer"]) == ("production", PROD_BOARD, "GREYSON")
+
+
+def test_the_confirmation_tells_the_two_boards_of_one_name_apart(ops_prod_client, data):
+    activate("production")
+    html = ops_prod_client.post(reverse("sync_confirm"), {"key": [key("GREYSON", "4755")]}).content.decode()
+    assert 'class="env-tag env-tag-production"' in html
+    assert f'data-testid="confirm-board-id">{PROD_BOARD}<' in html
+    assert "The Development board has the same name" in html and str(DEV_BOARD) in html

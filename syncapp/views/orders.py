@@ -16,7 +16,7 @@ from syncapp.domain.errors import RunBusyError, RunRefusedError
 from syncapp.domain.scope import Scope
 from syncapp.forms import OrderFilterForm, SelectionError, scope_from_json, scope_to_json, selected_keys
 from syncapp.permissions import can, can_preview, can_sync, forbidden, permission_required_403, sync_permission_for
-from syncapp.selectors.environments import active_environment_name, environment_config
+from syncapp.selectors.environments import active_environment_name, environment_config, environments_order
 from syncapp.selectors.orders import customer_names, po_page, scope_counts, scope_for_filters, scope_for_keys
 from syncapp.selectors.po import po_detail
 from syncapp.selectors.runs import active_run_for
@@ -37,7 +37,7 @@ SYNC_TOKENS_KEPT = 20
 def orders_list(request: HttpRequest) -> HttpResponse:
     form = OrderFilterForm(request.GET or None)
     filters = form.filters() if request.GET else OrderFilterForm({}).filters()
-    page, rows = po_page(filters, request.GET.get("page") or 1)
+    page, rows = po_page(filters, form.page_number())
     environment = active_environment_name()
     return render(
         request,
@@ -187,17 +187,39 @@ def sync_confirm(request: HttpRequest) -> HttpResponse:
     tokens = dict(request.session.get("sync_tokens", {}))
     tokens[token] = None
     request.session["sync_tokens"] = dict(list(tokens.items())[-SYNC_TOKENS_KEPT:])
+    return _confirm_page(request, env=env, scope=scope, token=token)
+
+
+def _other_boards(env) -> list:
+    """The other environments' boards, named on the confirmation so two boards with one name are told
+    apart by id and environment (an environment whose configuration does not load is left out)."""
+    others = []
+    for name in environments_order():
+        if name == env.name:
+            continue
+        try:
+            others.append(environment_config(name))
+        except ConfigError:
+            continue
+    return others
+
+
+def _confirm_page(request: HttpRequest, *, env, scope: Scope, token: str, error: str = "") -> HttpResponse:
+    """The confirmation: what a sync of `scope` will do, on which board. Shown again with `error` when
+    the typed production confirmation did not match, keeping the selection and the token."""
     return render(
         request,
         "syncapp/sync_confirm.html",
         {
             "env": env,
+            "other_boards": _other_boards(env),
             "scope_json": scope_to_json(scope),
             "scope_text": scope.describe(),
             "counts": scope_counts(scope),
-            "active_run": active_run_for(environment),
+            "active_run": active_run_for(env.name),
             "token": token,
             "next": safe_next(request),
+            "confirm_error": error,
         },
     )
 
@@ -226,6 +248,9 @@ def sync_start(request: HttpRequest) -> HttpResponse:
         return redirect("run_detail", run_id=tokens[token])
     try:
         scope = scope_from_json(request.POST.get("scope", ""))
+    except SelectionError as error:
+        return _refused(request, str(error))
+    try:
         run = sync_run_create(
             environment=environment,
             scope=scope,
@@ -234,8 +259,11 @@ def sync_start(request: HttpRequest) -> HttpResponse:
             via="console",
             confirm_text=request.POST.get("confirm_board", ""),
         )
-    except (SelectionError, ProductionConfirmationError) as error:
-        return _refused(request, str(error))
+    except ProductionConfirmationError as error:
+        # Not a dead end: the same confirmation (selection, token) asks again, saying what was typed.
+        typed = request.POST.get("confirm_board", "").strip()
+        said = f"You typed “{typed}”, which is not this board. " if typed else "Nothing was typed. "
+        return _confirm_page(request, env=env, scope=scope, token=token, error=said + str(error))
     except RunBusyError as error:
         return _refused(request, str(error), active_run=active_run_for(environment), status=409)
     except RunRefusedError as error:
