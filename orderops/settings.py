@@ -83,6 +83,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "syncapp.context_processors.environment_banner",
             ],
+            # The console's filters (`when` for every time, `ago`, `rate`) in every template without a load.
+            "builtins": ["syncapp.templatetags.console"],
         },
     },
 ]
@@ -179,9 +181,13 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", 
 
 # --- i18n, static -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+# Times are stored in UTC and shown in the company's zone (the ops team works Pacific time); every
+# time the console shows carries its zone's abbreviation, so a reader abroad is never misled.
+TIME_ZONE = env.str("TIME_ZONE", default="America/Los_Angeles")
 USE_I18N = True
 USE_TZ = True
+# One date format everywhere, the Django admin included: orderops/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["orderops.formats"]
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))

@@ -147,15 +147,24 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "id",
         "kind",
         "environment",
-        "dry_run",
+        "run_type",
         "status",
         "outcome",
-        "success_rate",
+        "success_percent",
         "total_rows",
         "created_at",
     )
     list_filter = ("environment", "status", "kind", "dry_run")
     raw_id_fields = ("parent", "requested_by")
+
+    # Words, not the boolean icons: a red ✗ beside every real sync read as an error.
+    @admin.display(description="Dry run", ordering="dry_run")
+    def run_type(self, run: SyncRun) -> str:
+        return "preview (dry run)" if run.dry_run else "real run"
+
+    @admin.display(description="Success rate", ordering="success_rate")
+    def success_percent(self, run: SyncRun) -> str:
+        return "—" if run.success_rate is None else f"{run.success_rate:g}%"
 
 
 @admin.register(RowResult)

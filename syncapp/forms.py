@@ -17,7 +17,49 @@ MAX_SELECTED_KEYS = 5000
 UNREADABLE_SCOPE = "The selection could not be read; go back to the orders list and select again."
 
 
-class OrderFilterForm(forms.Form):
+class ListFilterForm(forms.Form):
+    """A list page's filters and page number. A value the form cannot use is not applied, and
+    `problems` says so in words, naming the value, so the page never silently shows something else."""
+
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def page_number(self) -> int:
+        """The page to show: 1 when the page number is not a number from 1 up (said in `problems`)."""
+        return self.requested_page() or 1
+
+    def requested_page(self) -> int | None:
+        if not self.is_bound:
+            return None
+        self.is_valid()
+        return self.cleaned_data.get("page")
+
+    @property
+    def problems(self) -> list[str]:
+        if not self.is_bound:
+            return []
+        self.is_valid()
+        return [self._problem(name) for name in self.errors if name in self.fields]
+
+    def _problem(self, name: str) -> str:
+        field = self.fields[name]
+        raw = str(self.data.get(name, ""))
+        shown = raw if len(raw) <= 40 else f"{raw[:40]}…"
+        label = str(field.label or name.replace("_", " ")).lower()
+        if name == "page":
+            return f"“{shown}” is not a page number (pages start at 1), so this is page 1."
+        if isinstance(field, forms.ChoiceField):
+            choices = dict(field.choices)
+            used = f"the list shows “{choices['']}”" if "" in choices else "the default is used"
+            return f"“{shown}” is not one of the {label} choices, so {used}. Pick one from the list."
+        if getattr(field, "max_length", None) and len(raw) > field.max_length:
+            return (
+                f"The {label} filter is longer than {field.max_length} characters, so it was not applied. "
+                "Shorten it and apply the filters again."
+            )
+        return f"The {label} filter “{shown}” could not be used, so it was not applied."
+
+
+class OrderFilterForm(ListFilterForm):
     customer = forms.CharField(required=False, max_length=100)
     po = forms.CharField(required=False, max_length=255, label="PO number")
     state = forms.ChoiceField(required=False, choices=[("", "Any state"), *SyncState.choices])
@@ -27,7 +69,7 @@ class OrderFilterForm(forms.Form):
     sort = forms.ChoiceField(required=False, choices=list(SORT_LABELS.items()))
 
     def filters(self) -> OrderFilters:
-        """The valid filters; an invalid value is ignored rather than failing the page."""
+        """The valid filters; an invalid value is not applied (and named in `problems`)."""
         self.is_valid()  # fields that fail validation are simply absent from cleaned_data
         data = self.cleaned_data
         return OrderFilters(
@@ -41,7 +83,7 @@ class OrderFilterForm(forms.Form):
         )
 
 
-class RunFilterForm(forms.Form):
+class RunFilterForm(ListFilterForm):
     environment = forms.ChoiceField(required=False, choices=[("", "Both environments"), *Environment.choices])
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *SyncRun.Status.choices])
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *SyncRun.Kind.choices])
@@ -62,7 +104,7 @@ class RunFilterForm(forms.Form):
         )
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(ListFilterForm):
     action = forms.CharField(required=False, max_length=60)
     actor = forms.CharField(required=False, max_length=150, label="User")
     environment = forms.ChoiceField(required=False, choices=[("", "Any environment"), *Environment.choices])

@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from syncapp.domain.scope import Scope
-from syncapp.models import AuditEntry
+from syncapp.models import AuditEntry, FactOrderList
 from syncapp.selectors.preflight import CheckResult
-from tests.console_helpers import activate
+from tests.console_helpers import activate, orders
 from tests.sync_helpers import point_at
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +54,9 @@ def test_it_fills_the_form_from_a_runbook_link(ops_client):
 
 
 def test_it_runs_every_check_and_shows_green_red_and_the_fix(ops_client, ops_user, fake_checks):
+    orders(60)
+    line = FactOrderList.objects.filter(customer_name="GREYSON", po_number="4755").first()
+    FactOrderList.objects.filter(pk=line.pk).update(po_number="4756")
     data = {"env": "production", "customer": "GREYSON", "po": "4755, 4756"}
     response = ops_client.post(reverse("preflight"), data)
     html = response.content.decode()
@@ -88,3 +91,38 @@ def test_it_forbids_the_preflight_to_trainers_and_users_without_a_role(
     client.force_login(no_role_user)
     assert client.post(reverse("preflight"), {"env": "production"}).status_code == 403
     assert fake_checks == [] and not AuditEntry.objects.filter(action="preflight").exists()
+
+
+# --- bad input is said, not ignored (#13 item 9) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"customer": "NO SUCH BRAND"}, "No order line has the customer “NO SUCH BRAND”"),
+        ({"customer": "GREYSON", "po": "4755 99999"}, "No order line of the customer “GREYSON” has the PO number 99999"),
+        ({"po": "99998, 99999"}, "No order line of any customer has the PO numbers 99998, 99999"),
+        ({"env": "staging"}, "“staging” is not an environment: choose development or production"),
+        ({"customer": "X" * 101}, "The customer is longer than 100 characters"),
+    ],
+    ids=["unknown customer", "unknown PO of the customer", "unknown POs", "unknown environment", "long customer"],
+)
+def test_a_selection_naming_nothing_is_said_and_no_preflight_runs(ops_client, fake_checks, data, said):
+    orders(60)
+    response = ops_client.post(reverse("preflight"), {"env": "development", **data})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="preflight-problems"' in html and said in html
+    assert "The preflight did not run" in html
+    assert fake_checks == [] and "results" not in response.context
+    assert not AuditEntry.objects.filter(action="preflight").exists()
+    # What was typed stays in the form, so it can be corrected.
+    for name in ("customer", "po"):
+        if data.get(name):
+            assert response.context[name] == data[name].strip()
+
+
+def test_a_customer_in_other_case_with_its_po_is_found(ops_client, fake_checks):
+    orders(60)
+    response = ops_client.post(reverse("preflight"), {"env": "development", "customer": " greyson ", "po": "4755"})
+    assert "problems" not in response.context and len(fake_checks) == 1

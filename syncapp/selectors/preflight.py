@@ -20,7 +20,8 @@ from django_q.status import Stat
 
 from syncapp import sync_config
 from syncapp.domain.scope import Scope, ScopeError
-from syncapp.models import SyncRun
+from syncapp.domain.scope import key as scope_key
+from syncapp.models import FactOrderList, SyncRun
 from syncapp.monday.client import MondayClient
 from syncapp.monday.factory import monday_client
 from syncapp.order_tables import (
@@ -69,6 +70,30 @@ class CheckResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def scope_not_found(scope: Scope) -> list[str]:
+    """What a preflight selection names that no order line has, in words: an unknown customer, or
+    POs that customer (or, without a customer, anyone) does not have. Empty when all exist."""
+    if scope.customer and not FactOrderList.objects.filter(scope.condition()).exists():
+        return [
+            f"No order line has the customer “{scope.customer}”. Check the spelling on the Orders page "
+            "(the customer filter lists every customer), or leave Customer empty."
+        ]
+    if not scope.pos:
+        return []
+    found: set[str] = set()
+    for queryset in Scope(customer=scope.customer, pos=scope.pos).querysets(FactOrderList.objects.all()):
+        found |= {scope_key(po) for po in queryset.values_list("po_number", flat=True).distinct()}
+    missing = [po for po in scope.pos if scope_key(po) not in found]
+    if not missing:
+        return []
+    whose = f"the customer “{scope.customer}”" if scope.customer else "any customer"
+    listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    return [
+        f"No order line of {whose} has the PO number{'s' if len(missing) > 1 else ''} {listed}. "
+        "Check the numbers on the Orders page, or remove them."
+    ]
 
 
 def preflight_checks(*, environment: str, scope: Scope | None = None) -> list[CheckResult]:

@@ -19,7 +19,7 @@ ENTRIES_PER_PAGE = 50
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     filters = form.filters() if request.GET else AuditFilterForm({}).filters()
-    page = Paginator(audit_entries(filters), ENTRIES_PER_PAGE).get_page(request.GET.get("page") or 1)
+    page = Paginator(audit_entries(filters), ENTRIES_PER_PAGE).get_page(form.page_number())
     return render(
         request,
         "syncapp/audit_list.html",

@@ -129,7 +129,7 @@ def walkthrough_begin(request: HttpRequest, slug: str) -> HttpResponse:
     if new:
         messages.success(request, f"Walkthrough started: tick each step when it is done. ({len(runbook.steps)} steps)")
     else:
-        started = date_format(timezone.localtime(walkthrough.started_at), "M j, H:i")
+        started = date_format(timezone.localtime(walkthrough.started_at), "M j, Y H:i T")
         messages.info(
             request, f"Resuming your walkthrough started {started}: {walkthrough.ticks.count()} step(s) ticked."
         )
