@@ -19,6 +19,7 @@ urlpatterns = [
     # orders
     path("orders/", orders.orders_list, name="orders"),
     path("orders/po/", orders.po_detail_view, name="po_detail"),
+    path("orders/po/production/", orders.po_production_step, name="po_production_step"),
     path("orders/mark/", orders.orders_mark_view, name="orders_mark"),
     path("orders/preview/", orders.orders_preview, name="orders_preview"),
     path("orders/sync/", orders.sync_confirm, name="sync_confirm"),

@@ -40,6 +40,8 @@ EXPECTED = {
     "dashboard": page(),
     "orders": page(),
     "po_detail": page(),
+    # Marks a PO PENDING for production and syncs it there: production's permission on any active board.
+    "po_production_step": action(PRODUCTION_SYNC),
     "orders_mark": action(OPS_AND_UP),
     "orders_preview": action(OPS_AND_UP),
     "sync_confirm": action(OPS_AND_UP),

@@ -54,8 +54,8 @@ def test_it_previews_the_selection_as_a_dry_run_plan(ops_client, data, emulator,
 
 def test_it_shows_a_failed_preview_when_monday_is_unreachable(ops_client, data, settings, monkeypatch):
     from syncapp.engine import sync as engine_sync
-    from syncapp.monday.client import ClientStats
     from syncapp.monday.errors import MondayUnavailableError
+    from syncapp.monday.types import ClientStats
 
     class Unreachable:
         stats = ClientStats()
@@ -163,7 +163,8 @@ def test_it_refuses_a_production_sync_without_the_typed_confirmation(ops_prod_cl
     _, fields = _confirm(ops_prod_client)
     for typed in ("", "9609317401", "Customer Master"):
         response = ops_prod_client.post(reverse("sync_start"), {**fields, "confirm_board": typed})
-        assert response.status_code == 400
+        # Asked again on the same confirmation (tests/test_preview_truth.py covers the page).
+        assert response.status_code == 200
         assert "type the production board" in response.content.decode()
     assert not SyncRun.objects.exists()
 

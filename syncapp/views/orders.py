@@ -22,6 +22,7 @@ from syncapp.selectors.po import po_detail
 from syncapp.selectors.runs import active_run_for
 from syncapp.services.confirmation import ProductionConfirmationError
 from syncapp.services.orders import COMPLETED, PENDING, orders_mark
+from syncapp.services.production_step import PRODUCTION, po_production_sync
 from syncapp.services.sync import sync_run_create, sync_run_execute
 from syncapp.sync_config import ConfigError
 from syncapp.views.common import safe_next, sync_forbidden
@@ -79,6 +80,62 @@ def po_detail_view(request: HttpRequest) -> HttpResponse:
             "can_mark": can(request, "mark_orders"),
             "can_preview": can_preview(request),
             "can_sync": can_sync(request, environment),
+            # Runbook 3's step for this PO, as one confirmed action (services/production_step.py).
+            "can_production_step": can(request, "mark_orders") and can_sync(request, PRODUCTION),
+        },
+    )
+
+
+@require_POST
+@permission_required_403("mark_orders")
+def po_production_step(request: HttpRequest) -> HttpResponse:
+    """Mark one PO PENDING for production and sync it there: the confirmation (typed production
+    board), then the one action. A mistyped board asks again with the PO kept."""
+    if denied := sync_forbidden(request, PRODUCTION):
+        return denied
+    try:
+        scope = replace(scope_from_json(request.POST.get("scope", "")), limit=None)
+    except SelectionError as error:
+        return _refused(request, str(error))
+    if not scope.customer or len(scope.pos) != 1:
+        return _refused(request, "The production step takes one PO: open the PO's page and start it there.")
+    env, error_page = _environment_or_error(request, PRODUCTION)
+    if error_page:
+        return error_page
+    error = ""
+    if "confirm_board" in request.POST:
+        try:
+            step = po_production_sync(
+                scope=scope, actor=request.user, via="console", confirm_text=request.POST.get("confirm_board", "")
+            )
+        except ProductionConfirmationError as refusal:
+            typed = request.POST.get("confirm_board", "").strip()
+            error = (f"You typed “{typed}”, which is not this board. " if typed else "Nothing was typed. ") + str(
+                refusal
+            )
+        except RunBusyError as refusal:
+            return _refused(request, str(refusal), active_run=active_run_for(PRODUCTION), status=409)
+        except RunRefusedError as refusal:
+            return _refused(request, str(refusal))
+        else:
+            messages.success(
+                request,
+                f"{capfirst(step.mark.summary())}. Run {step.run.pk} is queued: {scope.describe()} to {env.describe()}.",
+            )
+            return redirect(reverse("run_detail", kwargs={"run_id": step.run.pk}))
+    return render(
+        request,
+        "syncapp/sync_confirm.html",
+        {
+            "env": env,
+            "other_boards": _other_boards(env),
+            "scope_json": scope_to_json(scope),
+            "scope_text": scope.describe(),
+            "counts": scope_counts(scope),
+            "active_run": active_run_for(PRODUCTION),
+            "next": safe_next(request),
+            "confirm_error": error,
+            "production_step": True,
         },
     )
 
