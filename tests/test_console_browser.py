@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from syncapp.models import FactOrderList, ItemLink, SyncRun
+from syncapp.models import FactOrderList, ItemLink, OrderLine, SyncRun
 from syncapp.roles import ADMIN, OPS, TRAINER, sync_roles
 from syncapp.services.sync import sync_run_execute
 from tests.console_helpers import orders
@@ -233,3 +234,43 @@ def test_it_hides_the_sync_button_from_a_trainer(console, page):
     assert page.get_by_role("button", name=re.compile("Sync now")).count() == 0
     assert page.get_by_role("button", name=re.compile("Mark")).count() == 0
     assert page.get_by_text("Read-only").is_visible()
+
+
+# --- the preview and the PO page tell the truth (issue #13 items 3 and 10) ------------------------
+
+
+def test_a_preview_of_a_po_whose_customer_label_is_missing_says_those_rows_will_fail_and_why(console, page, emulator):
+    board = emulator.state.board(DEV_ITEMS)
+    column = "dropdown_mkr542p2"  # CUSTOMER on the development board
+    board["labels"][column] = [e for e in board["labels"].get(column, []) if e["label"] != "GREYSON"]
+    base = console.url
+    _sign_in(page, base, "olivia")
+    page.goto(f"{base}/orders/po/?customer=GREYSON&po=4755")
+    page.get_by_role("button", name="Preview", exact=True).click()
+    page.wait_for_url(re.compile(r".*/runs/\d+/$"))
+    assert "Cannot be sent\n7" in page.locator("dl.counts").inner_text()
+    will_fail = page.get_by_test_id("will-fail")
+    assert will_fail.is_visible()
+    text = will_fail.inner_text()
+    assert "7 order lines in 1 PO: GREYSON is not a label of the CUSTOMER column on board 9609317401." in text
+    assert "add it in monday" in text and "then preview again and sync these 7 rows" in text
+    # monday's own words are one click away, not on the page's face.
+    raw = will_fail.locator("details p.mono").first
+    assert not raw.is_visible()
+    will_fail.locator("details summary").first.click()
+    assert raw.is_visible() and "does not exist in column 'CUSTOMER'" in raw.inner_text()
+    assert not emulator.state.items
+    _shot(page, "preview-missing-label")
+
+
+def test_the_po_page_lists_sizes_in_apparel_order(console, page):
+    line = FactOrderList.objects.filter(po_number="4755").order_by("aag_order_number").first()
+    OrderLine.objects.filter(record_uuid=line.record_uuid).delete()
+    for code in ("XXL", "L", "XS", "M", "XL", "S"):  # stored in an order that is neither
+        OrderLine.objects.create(line_uuid=uuid.uuid4(), record_uuid=line.record_uuid, size_code=code, qty=2)
+    base = console.url
+    _sign_in(page, base, "olivia")
+    page.goto(f"{base}/orders/po/?customer=GREYSON&po=4755")
+    sizes = page.get_by_label(f"Sizes of {line.aag_order_number}").locator("li .mono")
+    assert sizes.all_inner_texts() == ["XS", "S", "M", "L", "XL", "XXL"]
+    _shot(page, "po-detail-sizes")
