@@ -28,7 +28,7 @@ Modes (not drawn per request; set as flags, `mode=1` in the spec, or on `.faults
 
 `latency_ms` is added to every request. Configuration comes from command-line flags, from the
 MONDAY_EMULATOR_FAULTS environment variable (same syntax as `parse`), or at run time through the
-test fixture's `.faults`.
+test fixture's `.faults` or the running emulator's controls on /boards/ (syncapp/emulator/controls.py).
 """
 
 from __future__ import annotations
@@ -104,6 +104,22 @@ class FaultConfig:
             self.latency_ms = 0
             self.batch_500 = False
             self.no_replay = False
+
+    def configure(self, *, rates: dict[str, float], latency_ms: int) -> None:
+        """Replace the random fault shares and the latency at run time (the board view's controls).
+
+        Checked whole before anything changes, so a bad value leaves the running faults as they were."""
+        for kind, share in rates.items():
+            _check_kind(kind)
+            if not 0 <= share <= 1:
+                raise ValueError(f"Fault share for '{kind}' must be between 0 and 1, got {share}.")
+        if sum(rates.values()) > 1:
+            raise ValueError("The fault shares add up to more than 100% of the requests.")
+        if latency_ms < 0:
+            raise ValueError(f"Latency must be 0 or more milliseconds, got {latency_ms}.")
+        with self._lock:
+            self.rates = {kind: share for kind, share in rates.items() if share > 0}
+            self.latency_ms = latency_ms
 
     def pick(self) -> str | None:
         with self._lock:

@@ -2,7 +2,8 @@
 
 Endpoints
     POST /v2            monday's GraphQL API (monday's official 2026-10 schema, schema.graphql)
-    GET  /boards/       read-only list of boards
+    GET  /boards/       list of boards (with their environment) and the trainer's controls
+    POST /boards/controls  change faults and labels at run time (this machine only; controls.py)
     GET  /boards/<id>   read-only view of a board: groups -> items -> subitems with column values
     GET  /health        JSON status (boards, items, limits, faults)
 
@@ -86,10 +87,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode
 
 from graphql import DocumentNode, GraphQLError, OperationType, execute, get_operation_ast, parse, validate
 
-from syncapp.emulator import limits
+from syncapp.emulator import controls, limits
 from syncapp.emulator.board_views import page, render_board, render_board_list
 from syncapp.emulator.column_writes import monday_column_type
 from syncapp.emulator.cursors import CursorStore
@@ -591,6 +593,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self._read_body()
+        if self.path.split("?", 1)[0].rstrip("/") == controls.CONTROLS_PATH:
+            self._control(body)
+            return
         if self.path.rstrip("/") != "/v2":
             self._send(ApiResponse(404, b'{"errors":[{"message":"Not found"}]}', {"Content-Type": "application/json"}))
             return
@@ -609,12 +614,27 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/health":
             self._send(_json(200, api.health()))
         elif path in {"/", "/boards", "/boards/"}:
-            self._send_html(200, render_board_list(api.state))
+            query = parse_qs(self.path.partition("?")[2])
+            said, error = (query.get("said") or [""])[-1], bool(query.get("error"))
+            self._send_html(200, render_board_list(api.state, _environments(api), api.faults, said, error))
         elif match := re.fullmatch(r"/boards/(\d+)/?", path):
-            board = render_board(api.state, match.group(1))
+            board = render_board(api.state, match.group(1), _environments(api))
             self._send_html(200 if board else 404, board or page("Not found", "<h1>No such board</h1>"))
         else:
             self._send_html(404, page("Not found", "<h1>Not found</h1>"))
+
+    def _control(self, body: bytes) -> None:
+        """The board view's controls (faults, labels): local and same-origin only (controls.refusal)."""
+        api = self.server.api
+        refused = controls.refusal(self.client_address[0], self.headers)
+        outcome = controls.Outcome(403, refused) if refused else controls.apply(api.state, api.faults, body)
+        if outcome.status == 303:
+            location = "/boards/?" + urlencode({"said": outcome.message}) + "#controls"
+            self._send(ApiResponse(303, b"", {"Location": location}))
+            return
+        self._send_html(
+            outcome.status, render_board_list(api.state, _environments(api), api.faults, outcome.message, True)
+        )
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -645,6 +665,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         if self.server.log is not None:
             self.server.log(f"{self.address_string()} {format % args}")
+
+
+def _environments(api: MondayApi) -> dict[str, str]:
+    """Each board's environment, for the board views (monday gives both environments' boards one name)."""
+    access = api.board_access or DEFAULT_BOARD_ACCESS
+    return {board_id: environment for environment, boards in access.items() for board_id in boards}
 
 
 class EmulatorServer:
