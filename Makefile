@@ -1,11 +1,13 @@
 # The two commands a newcomer needs:
 #   make run    set up, seed demo data and run the console on the embedded defaults
-#   make test   set up and run the whole test suite
+#   make test   set up and run the whole test suite (screenshots go to a temporary folder)
+# And on request:
+#   make screenshots   regenerate docs/screenshots/ (the README's pictures) from the browser tests
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup browser sysdeps lint pytest
+.PHONY: run test setup browser sysdeps lint pytest screenshots
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=python3)"; exit 2; }
@@ -44,3 +46,9 @@ pytest: setup sysdeps
 	$(VENV)/bin/pytest
 
 test: setup browser sysdeps lint pytest
+
+# The browser tests write their screenshots to a temporary folder, so `make test` leaves the working
+# tree clean; this target points them at docs/screenshots/ instead. Commit the pictures that changed.
+screenshots: setup browser
+	ORDEROPS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest tests/test_console_browser.py tests/test_runbooks_browser.py -p no:cacheprovider -q
+	@git status --short docs/screenshots/

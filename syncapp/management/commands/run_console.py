@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -27,10 +28,11 @@ class Command(BaseCommand):
                 "(docs/deployment.md)."
             )
         state_dir = Path(settings.BASE_DIR) / "var"
-        state_dir.mkdir(exist_ok=True)
+        log_dir = state_dir / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-        processes = {
-            "monday emulator": subprocess.Popen(
+        commands = {
+            "monday emulator": (
                 [
                     *manage,
                     "monday_emulator",
@@ -40,11 +42,23 @@ class Command(BaseCommand):
                     str(emulator_port),
                     "--state",
                     str(state_dir / "emulator-state.json"),
-                ]
+                ],
+                log_dir / "emulator.log",
             ),
-            "task worker (qcluster)": subprocess.Popen([*manage, "qcluster"]),
-            "web console": subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"]),
+            "task worker (qcluster)": ([*manage, "qcluster"], log_dir / "worker.log"),
+            "web console": ([*manage, "runserver", f"{host}:{port}", "--noreload"], log_dir / "console.log"),
         }
+        # Each process writes to its own log file: the emulator logs a line per monday request and
+        # runserver one per page, which buried the URL and the logins this command prints.
+        processes, logs = {}, {}
+        for name, (command, log_path) in commands.items():
+            with log_path.open("a", encoding="utf-8") as log:
+                log.write(f"\n--- {name} started {time.strftime('%Y-%m-%d %H:%M:%S %Z')} ---\n")
+                log.flush()
+                # Unbuffered, so a log file shows each line as it happens (tail -f).
+                environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+                processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+            logs[name] = log_path
         stopping = False
 
         def stop(*_):
@@ -54,19 +68,16 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         time.sleep(1.5)
-        self.stdout.write(self.style.SUCCESS(f"\norderops console: http://{host}:{port}/"))
-        self.stdout.write(f"monday emulator: http://{host}:{emulator_port}/boards/ (both environments point here)")
-        for username, role, password in DEMO_USERS:
-            self.stdout.write(f"  {role:8} login: {username} / {password}")
-        self.stdout.write("Press Ctrl+C to stop.\n")
+        self._banner(host, port, emulator_port, logs)
         exit_code = 0
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
                     self.stderr.write(
                         f"The {name} stopped (exit code {process.returncode}); stopping the others. "
-                        "Its error is printed above."
+                        f"The end of its log ({_shown(logs[name])}):"
                     )
+                    self.stderr.write(_tail(logs[name]))
                     stopping, exit_code = True, 1
                     break
             time.sleep(0.5)
@@ -80,3 +91,30 @@ class Command(BaseCommand):
                 process.kill()
         if exit_code:
             raise CommandError("The console stopped because one of its processes failed.")
+
+    def _banner(self, host: str, port: int, emulator_port: int, logs: dict[str, Path]) -> None:
+        write = self.stdout.write
+        write(self.style.SUCCESS(f"\norderops console: http://{host}:{port}/"))
+        for username, role, password in DEMO_USERS:
+            write(f"  {role:8} login: {username} / {password}")
+        write(f"monday emulator: http://{host}:{emulator_port}/boards/ (both environments point here;")
+        write("  its boards page sets faults and labels for practising failures, runbook 05)")
+        write("Logs (one line per request, so they stay off this screen):")
+        for name, path in logs.items():
+            write(f"  {name + ':':24} {_shown(path)}")
+        write("Press Ctrl+C to stop.\n")
+
+
+def _shown(path: Path) -> str:
+    """A log's path as typed from the project directory."""
+    try:
+        return str(path.relative_to(settings.BASE_DIR))
+    except ValueError:
+        return str(path)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError as error:
+        return f"(the log could not be read: {error})"
