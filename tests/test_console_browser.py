@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from syncapp.models import FactOrderList, ItemLink, OrderLine, SyncRun
+from syncapp.models import BoardChange, FactOrderList, ItemLink, OrderLine, SyncRun
 from syncapp.roles import ADMIN, OPS, TRAINER, sync_roles
 from syncapp.services.sync import sync_run_execute
 from tests.console_helpers import orders
@@ -234,6 +235,94 @@ def test_it_hides_the_sync_button_from_a_trainer(console, page):
     assert page.get_by_role("button", name=re.compile("Sync now")).count() == 0
     assert page.get_by_role("button", name=re.compile("Mark")).count() == 0
     assert page.get_by_text("Read-only").is_visible()
+
+
+# --- the run page while a run is live, and after it stopped (issue 13, items 1 and 2) -------------
+
+
+def _start_sync_of_everything(page, base: str) -> int:
+    """Orders → select all matching → Sync now → Start: the console's own path, flash included."""
+    page.goto(f"{base}/orders/")
+    page.get_by_label(re.compile(r"Select all \d+ POs matching")).check()
+    page.get_by_role("button", name="Sync now…").click()
+    page.get_by_role("button", name="Start the sync to Development").click()
+    page.wait_for_url(re.compile(r".*/runs/\d+/$"))
+    return int(re.search(r"/runs/(\d+)/$", page.url).group(1))
+
+
+def _live_figures(page) -> tuple[str, str, str]:
+    """What a person watching reads: the status, the counts block and the API calls link."""
+    block = page.locator('[data-testid="run-progress"]')
+    status = block.get_attribute("data-status") if block.count() else "(no progress block)"
+    counts = block.locator("dl.counts").inner_text() if block.count() else ""
+    calls = page.get_by_role("link", name=re.compile(r"API calls \(\d+\)"))
+    return status or "", counts, calls.first.inner_text() if calls.count() else ""
+
+
+def test_it_shows_a_long_run_live_until_its_outcome_without_a_reload(console, page, emulator, worker):
+    """A run of at least 15 s (emulator latency), watched without reloading: the progress block
+    stays, its counts and the API calls count rise several times, and the outcome appears."""
+    emulator.faults.latency_ms = 600
+    base = console.url
+    _sign_in(page, base, "olivia")
+    run_id = _start_sync_of_everything(page, base)
+    assert page.get_by_text(f"Run {run_id} is queued").is_visible()
+    page.evaluate("window.__notReloaded = true")
+    worker.set()
+
+    seen: list[tuple[str, str, str]] = []
+    started = time.monotonic()
+    while time.monotonic() - started < 120:
+        figures = _live_figures(page)
+        if not seen or figures != seen[-1]:
+            seen.append(figures)
+        if figures[0] not in ("queued", "running"):
+            break
+        page.wait_for_timeout(300)
+    watched = time.monotonic() - started
+    running = [f for f in seen if f[0] == "running"]
+    assert "(no progress block)" not in {f[0] for f in seen}, seen
+    assert watched >= 15, f"the run took {watched:.1f} s; the test needs a run of at least 15 s"
+    assert len(running) >= 4, f"the counts changed only {len(running) - 1} times while running: {seen}"
+    calls = [int(re.search(r"\d+", f[2]).group()) for f in running]
+    assert calls == sorted(calls) and calls[-1] > calls[0], calls
+
+    page.locator("h1 .outcome").wait_for(timeout=30_000)
+    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
+    run = SyncRun.objects.get(pk=run_id)
+    assert run.status == "completed"
+    assert page.locator('[data-testid="run-progress"]').get_attribute("data-status") == "completed"
+    assert f"Created\n{run.created_count}" in page.locator("dl.counts").inner_text()
+    assert page.get_by_text(f"Run {run_id} is queued").count() == 0, "the queued flash stays above a finished run"
+    _shot(page, "run-live-finished")
+
+
+def test_it_reports_a_run_stopped_by_the_daily_limit_from_what_reached_the_board(console, page, emulator, worker):
+    """The daily limit stops the run after monday created items: the page shows those items as
+    created and the rows left unfinished as failed, with customer and PO, not 'Created 0'."""
+    token = emulator.tokens["development"]
+    base = console.url
+    _sign_in(page, base, "olivia")
+    emulator.daily.limit = emulator.daily.calls_today(token) + 12
+    run_id = _start_sync_of_everything(page, base)
+    worker.set()
+    page.locator('[data-testid="run-progress"][data-status="failed"]').wait_for(timeout=60_000)
+    page.locator("h1 .outcome").wait_for()
+    run = SyncRun.objects.get(pk=run_id)
+    created = BoardChange.objects.filter(run=run, kind="item_created").count()
+    assert created > 0, "the scenario needs items created before the limit"
+    counts = page.locator('[data-testid="run-progress"] dl.counts').inner_text()
+    assert f"Created\n{created}" in counts, counts
+    assert re.search(r"Failed\n[1-9]", counts), counts
+    failures = page.get_by_role("link", name=re.compile(r"Failures \((\d+)\)"))
+    assert int(re.search(r"\((\d+)\)", failures.inner_text()).group(1)) >= created
+    failures.click()
+    first = page.locator("#results tbody tr").first
+    first.wait_for()
+    cells = first.locator("td").all_inner_texts()
+    assert cells[1] and cells[2], f"a failed row without customer or PO: {cells}"
+    assert "daily" in page.locator("#results").inner_text().lower()
+    _shot(page, "run-stopped-daily-limit")
 
 
 # --- the preview and the PO page tell the truth (issue #13 items 3 and 10) ------------------------

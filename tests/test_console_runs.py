@@ -172,5 +172,7 @@ def test_it_answers_404_for_an_unknown_run(ops_client):
 
 
 def test_it_reads_a_run_page_in_a_bounded_number_of_queries(ops_client, failed_run, django_assert_max_num_queries):
-    with django_assert_max_num_queries(14):
+    # A fixed number whatever the run's size: the page, results, live counts, API calls, failure
+    # causes and where the failed rows stand today (still failed, settled by later runs).
+    with django_assert_max_num_queries(18):
         ops_client.get(reverse("run_detail", kwargs={"run_id": failed_run.pk}))

@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import caches
 from django.db.models import Count, Q, QuerySet
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from syncapp.domain.scope import SCOPE_KEYS, Scope
 from syncapp.logging import redact
-from syncapp.models import ApiCall, RowResult, SyncRun
+from syncapp.models import ApiCall, AuditEntry, BoardChange, FactOrderList, RowResult, SyncRun
+from syncapp.selectors.error_causes import SAMPLE_ROWS, ErrorGroup, error_groups
 from syncapp.sync_config import get_sync_config
 
 RUN_LIST_FIELDS_DEFERRED = ("plan", "summary")
@@ -59,15 +61,201 @@ def run_children(run: SyncRun) -> list[SyncRun]:
     return list(run.children.defer(*RUN_LIST_FIELDS_DEFERRED).order_by("id"))
 
 
+# Interrupted rows: the run changed the row's item on the board, then stopped before the row was
+# finished (daily limit, cancel, monday unreachable). The lifecycle records them as errors with this
+# code (services/runs.py); the row itself is PENDING again and the next sync finishes it.
+INTERRUPTED_CODE = "RunInterrupted"
+
+# What the results tabs filter on: RowResult outcomes, where "skipped" is the planner's skip (nothing
+# to send) and "not_sent" a row the run released unsent when it stopped (its action is still create,
+# update or cancel).
+RESULT_FILTERS = ("error", "synced", "skipped", "not_sent", "planned")
+
+
 def run_results(run: SyncRun, *, outcome: str = "") -> QuerySet[RowResult]:
     results = RowResult.objects.filter(run=run)
-    if outcome:
+    if outcome == "skipped":
+        results = results.filter(outcome=RowResult.Outcome.SKIPPED, action=RowResult.Action.SKIP)
+    elif outcome == "not_sent":
+        results = results.filter(outcome=RowResult.Outcome.SKIPPED).exclude(action=RowResult.Action.SKIP)
+    elif outcome:
         results = results.filter(outcome=outcome)
     return results.order_by("id")
 
 
 def run_outcome_counts(run: SyncRun) -> dict[str, int]:
-    return dict(RowResult.objects.filter(run=run).values_list("outcome").annotate(n=Count("id")).order_by())
+    """Rows per tab of the results, and rows synced per action, in one query."""
+    synced, skipped = Q(outcome=RowResult.Outcome.SYNCED), Q(outcome=RowResult.Outcome.SKIPPED)
+    return RowResult.objects.filter(run=run).aggregate(
+        error=Count("id", filter=Q(outcome=RowResult.Outcome.ERROR)),
+        interrupted=Count("id", filter=Q(outcome=RowResult.Outcome.ERROR, error_code=INTERRUPTED_CODE)),
+        synced=Count("id", filter=synced),
+        skipped=Count("id", filter=skipped & Q(action=RowResult.Action.SKIP)),
+        not_sent=Count("id", filter=skipped & ~Q(action=RowResult.Action.SKIP)),
+        planned=Count("id", filter=Q(outcome=RowResult.Outcome.PLANNED)),
+        created=Count("id", filter=synced & Q(action=RowResult.Action.CREATE)),
+        updated=Count("id", filter=synced & Q(action=RowResult.Action.UPDATE)),
+        cancelled=Count("id", filter=synced & Q(action=RowResult.Action.CANCEL)),
+    )
+
+
+def result_status(result: RowResult, *, active: bool) -> str:
+    """A result's outcome in the words of the results table."""
+    if result.outcome == RowResult.Outcome.PLANNED:
+        return "in progress" if active else "not done"
+    if result.outcome == RowResult.Outcome.SKIPPED and result.action != RowResult.Action.SKIP:
+        return "not sent"
+    if result.outcome == RowResult.Outcome.ERROR and result.error_code == INTERRUPTED_CODE:
+        return "interrupted"
+    return result.outcome
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """The counts the run page shows. While a run is active they are read live from its results
+    (written chunk by chunk), its board journal (items monday created) and its API log (every
+    request); once it ended they are the counts its finish recorded."""
+
+    created: int
+    updated: int
+    cancelled: int
+    skipped: int
+    failed: int
+    interrupted: int
+    not_sent: int
+    in_progress: int
+    groups_created: int
+    api_calls: int
+    retries: int
+
+    @property
+    def done(self) -> int:
+        return self.created + self.updated + self.cancelled
+
+
+def run_figures(run: SyncRun, counts: dict[str, int]) -> RunFigures:
+    """`counts` is `run_outcome_counts(run)`."""
+    api_calls = ApiCall.objects.filter(run=run).count()
+    if run.is_active:
+        # Items are journaled as monday confirms each batch, before their rows are written back.
+        created = max(
+            counts["created"], BoardChange.objects.filter(run=run, kind=BoardChange.Kind.ITEM_CREATED).count()
+        )
+        updated, cancelled, skipped, failed = counts["updated"], counts["cancelled"], counts["skipped"], counts["error"]
+    else:
+        created, updated, cancelled = run.created_count, run.updated_count, run.cancelled_count
+        skipped, failed = run.skipped_count, run.failed_count
+    return RunFigures(
+        created=created,
+        updated=updated,
+        cancelled=cancelled,
+        skipped=skipped,
+        failed=failed,
+        interrupted=counts["interrupted"],
+        not_sent=counts["not_sent"],
+        in_progress=counts["planned"],
+        groups_created=run.groups_created,
+        api_calls=api_calls,
+        retries=run.retries_count,
+    )
+
+
+@dataclass(frozen=True)
+class FailedRowsNow:
+    """Where a finished run's failed rows stand today: still failed (what a retry takes), settled
+    by later runs (run id -> rows), or PENDING again for the next sync."""
+
+    failed: int
+    still_failed: int
+    settled_by: list[tuple[int, int]]  # (later run, rows it synced), oldest run first
+
+    @property
+    def settled(self) -> int:
+        return sum(n for _, n in self.settled_by)
+
+    @property
+    def pending_again(self) -> int:
+        return max(0, self.failed - self.still_failed - self.settled)
+
+
+def failed_rows_now(run: SyncRun, failed: int) -> FailedRowsNow | None:
+    """None when the run has no failed rows. Later runs are real runs on the same environment that
+    synced the row; a row synced by several is credited to the first. The failed rows are read
+    through a subquery, so a run with 20,000 failures stays one statement of a few parameters."""
+    if not failed or run.dry_run:
+        return None
+    failed_uuids = RowResult.objects.filter(run=run, outcome=RowResult.Outcome.ERROR).values("record_uuid")
+    still = FactOrderList.objects.filter(record_uuid__in=failed_uuids, sync_state="ERROR").count()
+    first_by_row: dict[str, int] = {}
+    later = (
+        RowResult.objects.filter(
+            run__environment=run.environment,
+            run__dry_run=False,
+            run_id__gt=run.pk,
+            outcome=RowResult.Outcome.SYNCED,
+            record_uuid__in=failed_uuids,
+        )
+        .exclude(run__kind=SyncRun.Kind.ROLLBACK)
+        .order_by("run_id")
+        .values_list("record_uuid", "run_id")
+    )
+    for uuid, later_run in later.iterator(chunk_size=2000):
+        first_by_row.setdefault(str(uuid), later_run)
+    per_run: dict[int, int] = {}
+    for later_run in first_by_row.values():
+        per_run[later_run] = per_run.get(later_run, 0) + 1
+    return FailedRowsNow(failed=failed, still_failed=still, settled_by=sorted(per_run.items()))
+
+
+def interrupted_rows(run: SyncRun) -> QuerySet[RowResult]:
+    return RowResult.objects.filter(run=run, outcome=RowResult.Outcome.ERROR, error_code=INTERRUPTED_CODE)
+
+
+def run_failures(run: SyncRun) -> QuerySet[RowResult]:
+    """The rows monday (or the planner) refused: every failed row but the interrupted ones."""
+    return RowResult.objects.filter(run=run, outcome=RowResult.Outcome.ERROR).exclude(error_code=INTERRUPTED_CODE)
+
+
+def failure_groups(run: SyncRun, counts: dict[str, int]) -> list[ErrorGroup]:
+    """The run's failed rows grouped by cause, in ops words with the fix (selectors/error_causes),
+    the rows the stop interrupted as one group of their own. Largest group first."""
+    if not counts["error"]:
+        return []
+    fields = ("message", "error_code", "customer_name", "po_number", "aag_order_number")
+    groups = []
+    if counts["error"] > counts["interrupted"]:
+        groups = error_groups(run_failures(run).values(*fields).iterator(chunk_size=2000), board_id=run.items_board_id)
+    if counts["interrupted"]:
+        n = counts["interrupted"]
+        samples = list(interrupted_rows(run).order_by("id").values(*fields)[:SAMPLE_ROWS])
+        groups.append(
+            ErrorGroup(
+                cause="interrupted",
+                text=f"the run stopped after it had created or changed the item{pluralize(n)} of "
+                f"{'this row' if n == 1 else f'these {n} rows'} on the board, before {'it was' if n == 1 else 'they were'} finished",
+                fix="nothing to retry: the rows are PENDING again, and the next sync of this selection finishes them "
+                "on the same items (no duplicates)",
+                raw_message=run.error_message,
+                count=n,
+                samples=[
+                    {"customer": r["customer_name"], "po": r["po_number"], "aag_order_number": r["aag_order_number"]}
+                    for r in samples
+                ],
+            )
+        )
+        groups.sort(key=lambda g: -g.count)
+    return groups
+
+
+def cancelled_by(run: SyncRun) -> str:
+    """Who asked a cancelled run to stop, from the audit log ("" when nobody is recorded)."""
+    entry = (
+        AuditEntry.objects.filter(action="run_cancel", target_type="run", target_id=str(run.pk))
+        .order_by("id")
+        .values_list("actor_name", "via")
+        .first()
+    )
+    return f"{entry[0] or 'someone'} ({entry[1]})" if entry else ""
 
 
 def run_api_calls(run: SyncRun) -> QuerySet[ApiCall]:
@@ -192,21 +380,45 @@ def plan_summary(run: SyncRun) -> PlanSummary:
     return PlanSummary(groups_to_create=list(plan.get("groups_to_create") or []), rows=rows, by_action=by_action)
 
 
-def customer_outcomes(run: SyncRun) -> dict[str, dict]:
-    """Per customer: rows synced and failed, success rate and outcome by the customer's thresholds."""
+NOT_FINISHED = "NOT FINISHED"
+
+
+def customer_outcomes(run: SyncRun, *, status: str = SyncRun.Status.COMPLETED) -> dict[str, dict]:
+    """Per customer: rows synced, failed and not sent, the success rate and the outcome by the
+    customer's thresholds. A run that did not complete gives no customer SUCCESS: a customer with
+    failed rows FAILED, one with rows the stop left unsent NOT FINISHED. `status` is the status the
+    run ends with (the lifecycle calls this before recording it)."""
     config = get_sync_config()
+    completed = status == SyncRun.Status.COMPLETED
+    skipped = Q(outcome=RowResult.Outcome.SKIPPED)
     outcomes = {}
     for row in (
         RowResult.objects.filter(run=run)
         .values("customer_name")
-        .annotate(synced=Count("id", filter=Q(outcome="synced")), failed=Count("id", filter=Q(outcome="error")))
+        .annotate(
+            synced=Count("id", filter=Q(outcome=RowResult.Outcome.SYNCED)),
+            failed=Count("id", filter=Q(outcome=RowResult.Outcome.ERROR)),
+            not_sent=Count(
+                "id", filter=(skipped & ~Q(action=RowResult.Action.SKIP)) | Q(outcome=RowResult.Outcome.PLANNED)
+            ),
+        )
+        .order_by("customer_name")
     ):
         total = row["synced"] + row["failed"]
         rate = round(100.0 * row["synced"] / total, 1) if total else None
-        outcomes[row["customer_name"] or "(none)"] = {
+        if completed:
+            outcome = config.outcome_for(rate)
+        elif row["failed"]:
+            outcome = SyncRun.Outcome.FAILED
+        elif row["not_sent"]:
+            outcome = NOT_FINISHED
+        else:
+            outcome = config.outcome_for(rate)
+        outcomes[row["customer_name"] or "(customer not recorded)"] = {
             "synced": row["synced"],
             "failed": row["failed"],
-            "success_rate": rate,
-            "outcome": config.outcome_for(rate),
+            "not_sent": row["not_sent"],
+            "success_rate": rate if completed else None,
+            "outcome": outcome,
         }
     return outcomes

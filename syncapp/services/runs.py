@@ -28,9 +28,9 @@ from syncapp.engine.claims import rows_release
 from syncapp.engine.progress import RunStopped, stop_reason
 from syncapp.engine.rollback import RollbackExecutor, finish_audit_entry
 from syncapp.engine.sync_run import SyncRunExecutor
-from syncapp.models import RowResult, SyncRun
+from syncapp.models import BoardChange, RowResult, SyncRun
 from syncapp.monday.errors import MondayError
-from syncapp.selectors.runs import customer_outcomes
+from syncapp.selectors.runs import INTERRUPTED_CODE, customer_outcomes
 from syncapp.services.audit import audit_record
 from syncapp.services.confirmation import production_confirmation_require
 from syncapp.sync_config import EnvironmentConfig, get_sync_config
@@ -166,13 +166,17 @@ def _finish(run: SyncRun, executor, *, status: str, error: str = "") -> None:
         executor.release(reason=reason)
     elif not run.dry_run and run.kind != SyncRun.Kind.ROLLBACK:
         rows_release(run=run, reason=reason)
+    interrupted_created = 0
+    if status != SyncRun.Status.COMPLETED and not run.dry_run and run.kind != SyncRun.Kind.ROLLBACK:
+        interrupted_created = _record_interrupted(run, error)
     counts = dict(RowResult.objects.filter(run=run).values_list("outcome").annotate(n=Count("id")).order_by())
+    counts["interrupted_created"] = interrupted_created
     fields = {
         "status": status,
         "finished_at": timezone.now(),
         "error_message": error,
         "current_step": status,
-        "summary": customer_outcomes(run),
+        "summary": customer_outcomes(run, status=status),
     }
     if executor is not None:
         extra = executor.finish_fields(status=status, counts=counts)
@@ -189,6 +193,34 @@ def _finish(run: SyncRun, executor, *, status: str, error: str = "") -> None:
         entry = None
     if entry:
         audit_record(**entry)
+
+
+def _record_interrupted(run: SyncRun, error: str) -> int:
+    """Rows the stop released although the run had already changed their item on the board (it
+    created the item, or updated it, then stopped before the sizes or the write-back) are failures
+    of this run, not rows "not sent": their results say what reached monday. The rows themselves
+    stay PENDING, and the next sync finishes them on the same items. Subqueries keep each UPDATE to
+    a few parameters (SQL Server). Returns how many of them had their item created by this run."""
+    released = RowResult.objects.filter(run=run, outcome=RowResult.Outcome.SKIPPED).exclude(
+        action=RowResult.Action.SKIP
+    )
+    journal = BoardChange.objects.filter(run=run, record_uuid__isnull=False)
+    created = journal.filter(kind=BoardChange.Kind.ITEM_CREATED).values("record_uuid")
+    # The whole reason is on the run page once; each row keeps its first sentence (also in the CSV).
+    why = (error.split(". ")[0] or "no reason recorded")[:300]
+    created_marked = released.filter(record_uuid__in=created).update(
+        outcome=RowResult.Outcome.ERROR,
+        error_code=INTERRUPTED_CODE,
+        message="interrupted: this run created the item on the board, then stopped before the row was finished "
+        f"({why}). The row is PENDING again; the next sync finishes it on the same item (no duplicate).",
+    )
+    released.filter(record_uuid__in=journal.values("record_uuid")).update(
+        outcome=RowResult.Outcome.ERROR,
+        error_code=INTERRUPTED_CODE,
+        message="interrupted: this run began changing the item on the board, then stopped before the row was "
+        f"finished ({why}). The row is PENDING again; the next sync writes it again.",
+    )
+    return created_marked
 
 
 def _stop_message(executor, error: Exception) -> str:

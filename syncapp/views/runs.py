@@ -13,16 +13,22 @@ from django.views.decorators.http import require_GET, require_POST
 
 from syncapp.domain.errors import RunBusyError, RunRefusedError
 from syncapp.forms import RunFilterForm, scope_to_json
-from syncapp.models import RowResult, SyncRun
+from syncapp.models import SyncRun
 from syncapp.permissions import can_sync, permission_required_403, sync_permission_for
 from syncapp.selectors.environments import active_environment_name, environment_config
 from syncapp.selectors.error_causes import preview_findings
 from syncapp.selectors.orders import scope_counts
 from syncapp.selectors.runs import (
+    RESULT_FILTERS,
     api_call_bodies,
+    cancelled_by,
+    failed_rows_now,
+    failure_groups,
     plan_summary,
+    result_status,
     run_api_calls,
     run_children,
+    run_figures,
     run_outcome_counts,
     run_results,
     run_scope,
@@ -53,12 +59,22 @@ def runs_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _results_context(request: HttpRequest, run: SyncRun) -> dict:
+def _outcome_filter(request: HttpRequest) -> str:
     outcome = request.GET.get("outcome", "")
-    if outcome not in RowResult.Outcome.values:
-        outcome = ""
+    return outcome if outcome in RESULT_FILTERS else ""
+
+
+def _results_context(request: HttpRequest, run: SyncRun, counts: dict[str, int]) -> dict:
+    outcome = _outcome_filter(request)
     page = Paginator(run_results(run, outcome=outcome), RESULTS_PER_PAGE).get_page(request.GET.get("page") or 1)
-    return {"run": run, "results_page": page, "outcome": outcome, "outcome_counts": run_outcome_counts(run)}
+    rows = [(result, result_status(result, active=run.is_active)) for result in page.object_list]
+    return {"run": run, "results_page": page, "result_rows": rows, "outcome": outcome, "outcome_counts": counts}
+
+
+def _live_context(run: SyncRun) -> dict:
+    """What the progress block shows; the same whether the page or a poll renders it."""
+    counts = run_outcome_counts(run)
+    return {"run": run, "outcome_counts": counts, "figures": run_figures(run, counts)}
 
 
 @require_GET
@@ -92,17 +108,26 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         context["selection_counts"] = scope_counts(replace(scope, limit=None)) if context["preview_truncated"] else None
         context["can_sync_active"] = can_sync(request, active_environment_name())
     else:
-        context.update(_results_context(request, run))
+        live = _live_context(run)
+        counts = live["outcome_counts"]
+        context.update(live)
+        context.update(_results_context(request, run, counts))
+        if not run.is_active:
+            context["failed_now"] = failed_rows_now(run, counts["error"])
+            context["failure_groups"] = failure_groups(run, counts)
+            if run.status == SyncRun.Status.CANCELLED:
+                context["cancelled_by"] = cancelled_by(run)
     return render(request, "syncapp/run_detail.html", context)
 
 
 @require_GET
 @permission_required_403("view_console")
 def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
-    """The progress block, polled by htmx while the run is active. Once the run has ended the block
-    comes back without its polling trigger, and HX-Trigger tells the page to load the results."""
+    """The progress block, polled by htmx every second while the run is active (live counts from its
+    results, board journal and API log). Once the run has ended the block comes back without its
+    polling trigger, and HX-Trigger tells the page to load the outcome and the results."""
     run = run_or_404(run_id)
-    response = render(request, "syncapp/partials/run_progress.html", {"run": run})
+    response = render(request, "syncapp/partials/run_progress.html", _live_context(run))
     if not run.is_active:
         response["HX-Trigger"] = json.dumps({"runFinished": {"run": run.pk, "status": run.status}})
     return response
@@ -112,7 +137,7 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 @permission_required_403("view_console")
 def run_results_partial(request: HttpRequest, run_id: int) -> HttpResponse:
     run = run_or_404(run_id)
-    return render(request, "syncapp/partials/run_results.html", _results_context(request, run))
+    return render(request, "syncapp/partials/run_results.html", _results_context(request, run, run_outcome_counts(run)))
 
 
 CSV_COLUMNS = (
@@ -135,8 +160,7 @@ CSV_COLUMNS = (
 @permission_required_403("view_console")
 def run_results_csv(request: HttpRequest, run_id: int) -> StreamingHttpResponse:
     run = run_or_404(run_id)
-    outcome = request.GET.get("outcome", "")
-    outcome = outcome if outcome in RowResult.Outcome.values else ""
+    outcome = _outcome_filter(request)
     results = run_results(run, outcome=outcome)
     suffix = f"-{outcome}" if outcome else ""
     return csv_response(
