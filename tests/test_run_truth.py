@@ -71,6 +71,8 @@ def test_a_daily_limit_stop_counts_the_items_monday_created_and_the_rows_it_left
     assert rows and all(r.customer_name and r.po_number and r.aag_order_number for r in rows)
     assert "interrupted" in {status for _, status in failures["result_rows"]}
     assert "created the item on the board" in rows[0].message
+    items = dict(BoardChange.objects.filter(run=run, kind="item_created").values_list("record_uuid", "monday_id"))
+    assert all(str(r.monday_item_id) == items[r.record_uuid] for r in rows), "each row names the item monday made"
     # One cause, in ops words, with what to do; the run's own reason one click away.
     assert "Why rows failed" in html and "Nothing to retry: the rows are PENDING again" in html
     assert "<details><summary>Why the run stopped</summary>" in html

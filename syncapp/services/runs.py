@@ -20,7 +20,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import BigIntegerField, Count, OuterRef, Subquery
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from syncapp.domain.errors import RunBusyError, RunRefusedError
@@ -208,9 +209,14 @@ def _record_interrupted(run: SyncRun, error: str) -> int:
     created = journal.filter(kind=BoardChange.Kind.ITEM_CREATED).values("record_uuid")
     # The whole reason is on the run page once; each row keeps its first sentence (also in the CSV).
     why = (error.split(". ")[0] or "no reason recorded")[:300]
+    item = BoardChange.objects.filter(
+        run=run, kind=BoardChange.Kind.ITEM_CREATED, record_uuid=OuterRef("record_uuid")
+    ).order_by("id")
     created_marked = released.filter(record_uuid__in=created).update(
         outcome=RowResult.Outcome.ERROR,
         error_code=INTERRUPTED_CODE,
+        # The item monday created, so the results table links the row to it.
+        monday_item_id=Cast(Subquery(item.values("monday_id")[:1]), BigIntegerField()),
         message="interrupted: this run created the item on the board, then stopped before the row was finished "
         f"({why}). The row is PENDING again; the next sync finishes it on the same item (no duplicate).",
     )
