@@ -14,6 +14,10 @@ Covered elsewhere, not repeated here:
 * tests/test_monday_client.py: names trimmed to 255 characters; names and values travel only as
   GraphQL variables.
 
+Also here: the console's list pages (orders, runs, audit log) name a filter value or page number
+they cannot use instead of silently showing something else; the preflight page's unknown customers
+and POs are in tests/test_console_preflight.py.
+
 Here: the same inputs where they meet the rest of the system — a broken configuration or a missing
 token at sync time, 10,000 odd PO filters through `sync_orders --po`, hostile names synced to the
 emulator, bad staging data arriving for order lines that were already merged and synced (their
@@ -25,6 +29,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.urls import reverse
 
 from syncapp.domain.errors import RunRefusedError
 from syncapp.domain.scope import Scope
@@ -33,6 +38,7 @@ from syncapp.services.merge import MergeError, orders_merge
 from syncapp.services.sync import sync_run_create, sync_run_execute, sync_run_retry_failed
 from syncapp.sync_config import ConfigError, get_sync_config
 from tests.board_checks import REAL_CONFIG, assert_consistent, read_board
+from tests.console_helpers import orders
 from tests.sync_helpers import DEV_ITEMS, group_titles, only_po_pending, point_at, set_staged, stage_and_merge, sync
 
 pytestmark = pytest.mark.django_db
@@ -346,3 +352,58 @@ def test_a_column_deleted_on_the_live_board_fails_each_row_naming_it_and_a_retry
     retry = sync_run_execute(run_id=sync_run_retry_failed(run_id=run.pk, enqueue=False).pk)
     assert retry.status == "completed" and (retry.created_count, retry.failed_count) == (7, 0)
     assert_consistent(greyson)
+
+
+# --- list pages: a filter or page number that cannot be used is said, not silently replaced (#13) ---
+
+LIST_PAGES = ["orders", "runs", "audit_log"]
+
+
+@pytest.mark.parametrize(
+    ("page_name", "params", "said"),
+    [
+        ("orders", {"state": "BOGUS"}, "“BOGUS” is not one of the state choices, so the list shows “Any state”."),
+        ("orders", {"sort": "price"}, "“price” is not one of the sort choices, so the default is used."),
+        (
+            "orders",
+            {"customer": "X" * 101},
+            "The customer filter is longer than 100 characters, so it was not applied.",
+        ),
+        (
+            "runs",
+            {"status": "exploded"},
+            "“exploded” is not one of the status choices, so the list shows “Any status”.",
+        ),
+        ("runs", {"environment": "staging"}, "so the list shows “Both environments”."),
+        ("audit_log", {"via": "fax"}, "“fax” is not one of the via choices, so the list shows “Anywhere”."),
+    ],
+)
+def test_a_filter_value_a_list_cannot_use_is_named_on_the_page(ops_client, page_name, params, said):
+    orders(30)
+    response = ops_client.get(reverse(page_name), params)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="filter-problems"' in html and said in html
+
+
+@pytest.mark.parametrize("page_name", LIST_PAGES)
+@pytest.mark.parametrize("raw", ["-1", "0", "abc", "1.5"])
+def test_a_page_number_that_is_not_one_shows_page_one_and_says_so(ops_client, page_name, raw):
+    response = ops_client.get(reverse(page_name), {"page": raw})
+    assert response.status_code == 200
+    assert response.context["page"].number == 1, "page=-1 used to jump to the last page"
+    assert f"“{raw}” is not a page number (pages start at 1), so this is page 1." in response.content.decode()
+
+
+def test_a_page_past_the_end_shows_the_last_and_says_there_is_no_such_page(ops_client, ops_user):
+    for n in range(3):
+        AuditEntry.objects.create(actor=ops_user, actor_name="ops", action=f"test_{n}", summary="x")
+    response = ops_client.get(reverse("audit_log"), {"page": "9"})
+    assert response.context["page"].number == 1
+    assert "There is no page 9: the list has 1 page, so this is the last one (page 1)." in response.content.decode()
+
+
+@pytest.mark.parametrize("page_name", LIST_PAGES)
+def test_good_filters_and_pages_say_nothing(ops_client, page_name):
+    html = ops_client.get(reverse(page_name), {"page": "1"}).content.decode()
+    assert 'data-testid="filter-problems"' not in html
