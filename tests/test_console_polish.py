@@ -8,6 +8,7 @@ columns alike; the favicon is served; 404 and 500 are designed pages when DEBUG 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import uuid
 
@@ -197,3 +198,14 @@ def test_the_po_page_fits_a_1366_pixel_screen(console, browser):
         console_browser._shot(page, "po-detail-1366")
     finally:
         context.close()
+
+
+def test_the_test_command_leaves_the_tracked_screenshots_alone(settings):
+    # `make test` runs pytest without ORDEROPS_SCREENSHOTS_DIR: the pictures go to a temporary folder;
+    # only `make screenshots` points them at docs/screenshots/.
+    makefile = (settings.BASE_DIR / "Makefile").read_text()
+    pytest_recipe = makefile.split("\npytest:", 1)[1].split("\n\n", 1)[0]
+    assert "ORDEROPS_SCREENSHOTS_DIR" not in pytest_recipe
+    assert "ORDEROPS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots" in makefile.split("\nscreenshots:", 1)[1]
+    if "ORDEROPS_SCREENSHOTS_DIR" not in os.environ:
+        assert not console_browser.SCREENSHOTS.resolve().is_relative_to(settings.BASE_DIR)
