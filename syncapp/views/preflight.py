@@ -32,7 +32,9 @@ def _input_problems(data) -> list[str]:
     if env and env not in ENVIRONMENTS:
         problems.append(f"“{env[:40]}” is not an environment: choose {' or '.join(ENVIRONMENTS)}.")
     if len(data.get("customer", "").strip()) > MAX_CUSTOMER:
-        problems.append(f"The customer is longer than {MAX_CUSTOMER} characters: no customer is; check what was pasted.")
+        problems.append(
+            f"The customer is longer than {MAX_CUSTOMER} characters: no customer is; check what was pasted."
+        )
     if len(data.get("po", "").strip()) > MAX_POS:
         problems.append(f"The PO numbers are longer than {MAX_POS} characters: check fewer POs at a time.")
     return problems
