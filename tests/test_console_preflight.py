@@ -100,7 +100,10 @@ def test_it_forbids_the_preflight_to_trainers_and_users_without_a_role(
     ("data", "said"),
     [
         ({"customer": "NO SUCH BRAND"}, "No order line has the customer “NO SUCH BRAND”"),
-        ({"customer": "GREYSON", "po": "4755 99999"}, "No order line of the customer “GREYSON” has the PO number 99999"),
+        (
+            {"customer": "GREYSON", "po": "4755 99999"},
+            "No order line of the customer “GREYSON” has the PO number 99999",
+        ),
         ({"po": "99998, 99999"}, "No order line of any customer has the PO numbers 99998, 99999"),
         ({"env": "staging"}, "“staging” is not an environment: choose development or production"),
         ({"customer": "X" * 101}, "The customer is longer than 100 characters"),
