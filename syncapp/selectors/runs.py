@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import caches
 from django.db.models import Count, Q, QuerySet
-from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from syncapp.domain.scope import SCOPE_KEYS, Scope
@@ -231,8 +230,8 @@ def failure_groups(run: SyncRun, counts: dict[str, int]) -> list[ErrorGroup]:
         groups.append(
             ErrorGroup(
                 cause="interrupted",
-                text=f"the run stopped after it had created or changed the item{pluralize(n)} of "
-                f"{'this row' if n == 1 else f'these {n} rows'} on the board, before {'it was' if n == 1 else 'they were'} finished",
+                text="the run stopped after monday had created or changed the items of these rows, before the "
+                "rows were finished",
                 fix="nothing to retry: the rows are PENDING again, and the next sync of this selection finishes them "
                 "on the same items (no duplicates)",
                 raw_message=run.error_message,
