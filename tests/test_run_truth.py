@@ -227,3 +227,27 @@ def test_a_failed_run_groups_its_failures_by_cause_with_the_fix_and_mondays_word
     section = html[html.index("Why rows failed") :]
     assert "7 rows</strong>" in section and "NOT YET A LABEL" in section
     assert "<details><summary>What monday said</summary>" in section
+
+
+def test_items_created_before_the_daily_limit_stops_a_create_stage_are_linked_and_journaled(monday):
+    """The limit stops the run between two create_item requests: the items of the requests monday
+    answered are linked and journaled at once, so the run's counts and its rollback see every one."""
+    from syncapp.models import ItemLink
+    from syncapp.services.rollback import rollback_plan
+    from syncapp.sync_config import get_sync_config
+    from tests.sync_helpers import DEV_ITEMS, board
+
+    before_create = 5  # the two boards, two natural-key lookups, one request creating the groups
+    per_request = get_sync_config().sync.items_per_request
+    monday.daily.limit = monday.daily.calls_today(monday.tokens["development"]) + before_create + 2
+    run = sync("development")
+    monday.daily.limit = None
+    calls = list(ApiCall.objects.filter(run=run).order_by("id").values_list("operation", "ok"))
+    answered = [ok for operation, ok in calls if operation == "create_item"]
+    assert answered[:2] == [True, True] and "daily" in run.error_message, calls
+    on_board = {item.id for item in board(monday, DEV_ITEMS)}
+    assert len(on_board) == 2 * per_request, "two create_item requests reached the board"
+    linked = set(ItemLink.objects.filter(created_by_run=run).values_list("monday_item_id", flat=True))
+    journaled = set(BoardChange.objects.filter(run=run, kind="item_created").values_list("monday_id", flat=True))
+    assert {str(i) for i in linked} == journaled == on_board
+    assert rollback_plan(run_id=run.pk).counts()["items_to_remove"] == len(on_board)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 
 from django.db.models import F
 
@@ -199,22 +200,26 @@ class SyncEngine:
             return
         self.progress.step(f"creating {len(missing)} group(s)")
         mutations = [build.create_group(name, board_id=self.env.items_board_id, name=name) for name in missing]
-        results = self._batch(mutations, "create_group")
-        for name, result in results.items():
-            if not result.ok:
-                for o in outcomes.values():
-                    if o.plan.group_name == name:
-                        o.fail(f"group {name!r} could not be created: {result.error_message}", result.error_code)
-                continue
-            group_id = result.data["id"]
-            self.groups[name] = group_id
-            BoardGroup.objects.update_or_create(
-                board_id=self.env.items_board_id,
-                group_name=name,
-                defaults={"group_id": group_id, "created_by_run": self.run},
-            )
-            self.journal.record(BoardChange.Kind.GROUP_CREATED, group_id, after={"title": name})
-            SyncRun.objects.filter(pk=self.run.pk).update(groups_created=F("groups_created") + 1)
+
+        def record(results: dict[str, MutationResult]) -> None:
+            for name, result in results.items():
+                if not result.ok:
+                    for o in outcomes.values():
+                        if o.plan.group_name == name:
+                            o.fail(f"group {name!r} could not be created: {result.error_message}", result.error_code)
+                    continue
+                group_id = result.data["id"]
+                self.groups[name] = group_id
+                BoardGroup.objects.update_or_create(
+                    board_id=self.env.items_board_id,
+                    group_name=name,
+                    defaults={"group_id": group_id, "created_by_run": self.run},
+                )
+                self.journal.record(BoardChange.Kind.GROUP_CREATED, group_id, after={"title": name})
+                SyncRun.objects.filter(pk=self.run.pk).update(groups_created=F("groups_created") + 1)
+            self.journal.flush()
+
+        self._batch(mutations, "create_group", on_chunk=record)
 
     # --- items -------------------------------------------------------------------------------
 
@@ -233,35 +238,41 @@ class SyncEngine:
             )
             for o in creates
         ]
-        results = self._batch(mutations, "create_item")
-        links = []
-        for o in creates:
-            result = results[o.plan.record_uuid]
-            if not result.ok:
-                o.fail(result.error_message, result.error_code)
-                continue
-            o.item_id = int(result.data["id"])
-            o.group_id = self.groups[o.plan.group_name]
-            links.append(
-                ItemLink(
-                    environment=self.env.name,
-                    record_uuid=o.plan.record_uuid,
-                    board_id=self.env.items_board_id,
-                    monday_item_id=o.item_id,
-                    group_id=o.group_id,
-                    aag_order_number=o.plan.row.aag_order_number,
-                    created_by_run=self.run,
+        by_key = {o.plan.record_uuid: o for o in creates}
+
+        def record(results: dict[str, MutationResult]) -> None:
+            # Recorded per request: if a later request stops the run, these items are still linked
+            # and journaled, so the run's counts and its rollback see them.
+            links = []
+            for key, result in results.items():
+                o = by_key[key]
+                if not result.ok:
+                    o.fail(result.error_message, result.error_code)
+                    continue
+                o.item_id = int(result.data["id"])
+                o.group_id = self.groups[o.plan.group_name]
+                links.append(
+                    ItemLink(
+                        environment=self.env.name,
+                        record_uuid=o.plan.record_uuid,
+                        board_id=self.env.items_board_id,
+                        monday_item_id=o.item_id,
+                        group_id=o.group_id,
+                        aag_order_number=o.plan.row.aag_order_number,
+                        created_by_run=self.run,
+                    )
                 )
-            )
-            self.journal.record(
-                BoardChange.Kind.ITEM_CREATED,
-                o.item_id,
-                record_uuid=o.plan.record_uuid,
-                after={"name": o.plan.item_name, "group_id": o.group_id},
-            )
-        # Created items had no link on this environment (the planner checked), so these are all new.
-        ItemLink.objects.bulk_create(links, batch_size=500)
-        self.journal.flush()
+                self.journal.record(
+                    BoardChange.Kind.ITEM_CREATED,
+                    o.item_id,
+                    record_uuid=o.plan.record_uuid,
+                    after={"name": o.plan.item_name, "group_id": o.group_id},
+                )
+            # Created items had no link on this environment (the planner checked), so these are all new.
+            ItemLink.objects.bulk_create(links, batch_size=500)
+            self.journal.flush()
+
+        self._batch(mutations, "create_item", on_chunk=record)
         self._write_new_labels([o for o in creates if o.ok])
 
     def _write_new_labels(self, outcomes: list[Outcome]) -> None:
@@ -419,62 +430,72 @@ class SyncEngine:
         if not mutations:
             return
         self.progress.step(f"writing {len(mutations)} size(s)")
-        results = self._batch(mutations, "write_subitems", batch_size=self.config.sync.subitems_per_request)
-        new_links = []
-        for key, (o, size) in targets.items():
-            result: MutationResult = results[key]
-            if not result.ok:
-                o.fail(f"size {size.size_code}: {result.error_message}", result.error_code)
-                if size.subitem_id is not None and result.error_code in STALE_ID_CODES:
-                    # Perhaps deleted on the board: the next sync adopts it again by name if it is
-                    # still there, or creates it.
-                    SubitemLink.objects.filter(
-                        environment=env.name, record_uuid=o.plan.record_uuid, size_code=size.size_code
-                    ).delete()
-                continue
-            o.subitems_written += 1
-            if size.subitem_id is None:
-                size.subitem_id = int(result.data["id"])
-                known_sizes.add(size.size_code)
-                new_links.append(
-                    SubitemLink(
-                        environment=env.name,
+
+        def record(results: dict[str, MutationResult]) -> None:
+            new_links = []
+            for key, result in results.items():
+                o, size = targets[key]
+                if not result.ok:
+                    o.fail(f"size {size.size_code}: {result.error_message}", result.error_code)
+                    if size.subitem_id is not None and result.error_code in STALE_ID_CODES:
+                        # Perhaps deleted on the board: the next sync adopts it again by name if it is
+                        # still there, or creates it.
+                        SubitemLink.objects.filter(
+                            environment=env.name, record_uuid=o.plan.record_uuid, size_code=size.size_code
+                        ).delete()
+                    continue
+                o.subitems_written += 1
+                if size.subitem_id is None:
+                    size.subitem_id = int(result.data["id"])
+                    known_sizes.add(size.size_code)
+                    new_links.append(
+                        SubitemLink(
+                            environment=env.name,
+                            record_uuid=o.plan.record_uuid,
+                            size_code=size.size_code,
+                            board_id=env.subitems_board_id,
+                            monday_subitem_id=size.subitem_id,
+                            parent_item_id=o.item_id,
+                            qty=size.qty,
+                            created_by_run=self.run,
+                        )
+                    )
+                    self.journal.record(
+                        BoardChange.Kind.SUBITEM_CREATED,
+                        size.subitem_id,
                         record_uuid=o.plan.record_uuid,
                         size_code=size.size_code,
-                        board_id=env.subitems_board_id,
-                        monday_subitem_id=size.subitem_id,
-                        parent_item_id=o.item_id,
-                        qty=size.qty,
-                        created_by_run=self.run,
+                        after={"qty": size.qty, "parent_item_id": o.item_id},
                     )
-                )
-                self.journal.record(
-                    BoardChange.Kind.SUBITEM_CREATED,
-                    size.subitem_id,
-                    record_uuid=o.plan.record_uuid,
-                    size_code=size.size_code,
-                    after={"qty": size.qty, "parent_item_id": o.item_id},
-                )
-            else:
-                SubitemLink.objects.filter(
-                    environment=env.name, record_uuid=o.plan.record_uuid, size_code=size.size_code
-                ).update(qty=size.qty)
-        SubitemLink.objects.bulk_create(new_links, batch_size=500)
-        self.journal.flush()
+                else:
+                    SubitemLink.objects.filter(
+                        environment=env.name, record_uuid=o.plan.record_uuid, size_code=size.size_code
+                    ).update(qty=size.qty)
+            SubitemLink.objects.bulk_create(new_links, batch_size=500)
+            self.journal.flush()
+
+        self._batch(mutations, "write_subitems", batch_size=self.config.sync.subitems_per_request, on_chunk=record)
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _batch(self, mutations: list[Mutation], operation: str, *, batch_size: int | None = None):
+    def _batch(
+        self,
+        mutations: list[Mutation],
+        operation: str,
+        *,
+        batch_size: int | None = None,
+        on_chunk: Callable[[dict[str, MutationResult]], None] | None = None,
+    ) -> dict[str, MutationResult]:
         # Per run: a retry run must not be answered from the cache of the run it retries.
         scope = f"run:{self.run.id}"
-        results = self.client.run_batch(
+        return self.client.run_batch(
             mutations,
             operation=operation,
             idempotency_scope=scope,
             recover=self.recovery,
+            on_chunk=on_chunk,
             **({"batch_size": batch_size} if batch_size else {}),
         )
-        return results
 
     def _preview(self, plans: list[RowPlan]) -> None:
         for p in plans:

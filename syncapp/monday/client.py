@@ -172,12 +172,15 @@ class MondayClient:
         idempotency_scope: str,
         batch_size: int | None = None,
         recover: Recover | None = None,
+        on_chunk: Callable[[dict[str, MutationResult]], None] | None = None,
     ) -> dict[str, MutationResult]:
         """Send `mutations` in requests of `batch_size` aliases; results by caller key.
 
         `idempotency_scope` should identify the sync run (e.g. its id), so a later run that sends
         the same rows again is not answered from monday's 30-minute idempotency cache. `recover`
         (see the module docstring) is asked, after a lost answer, which mutations are already applied.
+        `on_chunk` receives each request's results as soon as they arrive: when a later request
+        stops the batch (the daily limit, a revoked token), what monday already created is known.
         """
         _check_unique_keys(mutations)
         chunks = list(_chunks(mutations, batch_size or self.batch_size))
@@ -185,7 +188,10 @@ class MondayClient:
             self._document(chunk)
         results: dict[str, MutationResult] = {}
         for chunk in chunks:
-            results.update(self._send_chunk(chunk, operation, idempotency_scope, recover))
+            answered = self._send_chunk(chunk, operation, idempotency_scope, recover)
+            if on_chunk is not None:
+                on_chunk(answered)
+            results.update(answered)
         return results
 
     def _send_chunk(
