@@ -36,7 +36,7 @@ from syncapp.domain.scope import Scope
 from syncapp.emulator import server as emulator_server
 from syncapp.engine.claims import claimed_rows
 from syncapp.engine.sync import SyncEngine
-from syncapp.models import ApiCall, FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink, SyncRun
+from syncapp.models import ApiCall, BoardChange, FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink, SyncRun
 from syncapp.monday import factory
 from syncapp.monday.client import MondayClient
 from syncapp.monday.types import Mutation
@@ -480,7 +480,11 @@ def test_a_daily_limit_mid_run_stops_cleanly_and_a_later_run_resumes(orders):
     assert "DAILY_LIMIT_EXCEEDED" in first.error_message and "development environment" in first.error_message
     assert "midnight UTC" in first.error_message
     released = RowResult.objects.filter(run=first, outcome="skipped", message__startswith="not sent: the run stopped")
-    assert released.count() == FactOrderList.objects.filter(sync_state="PENDING").count() > 0
+    # Rows whose item monday created before the stop are the run's interrupted failures; the rest were not sent.
+    interrupted = RowResult.objects.filter(run=first, outcome="error", message__startswith="interrupted:")
+    assert interrupted.count() == first.created_count == 150
+    assert released.count() + interrupted.count() == FactOrderList.objects.filter(sync_state="PENDING").count()
+    assert released.count() > 0
     assert_consistent_stop(orders, created=150)
 
     orders.daily.limit = None
@@ -509,14 +513,18 @@ def test_a_revoked_token_mid_run_stops_cleanly_naming_the_environment_and_a_late
     assert ApiCall.objects.filter(run=first, http_status=401).count() == 1, "a 401 is not retried"
     assert_consistent_stop(orders)
     sizes_before = items_on(orders, DEV_SUBITEMS)
-    assert sizes_before >= 400 and not SubitemLink.objects.exists(), "sizes exist that orderops has not linked yet"
+    linked = set(SubitemLink.objects.filter(created_by_run=first).values_list("monday_subitem_id", flat=True))
+    assert sizes_before >= 400 and len(linked) == sizes_before, "every size monday created before the stop is linked"
+    journaled = BoardChange.objects.filter(run=first, kind="subitem_created").count()
+    assert journaled == sizes_before, "and journaled, so a rollback of the stopped run removes them"
 
     orders.api.tokens["development"] = settings.MONDAY_API_TOKEN_DEVELOPMENT = "rotated-token"
     second = sync("development")
     completed_cleanly(second)
     assert_consistent(orders)
-    adopted = SubitemLink.objects.filter(created_by_run__isnull=True).count()
-    assert adopted >= 400, "the sizes written before the stop were adopted by name, not created again"
+    assert linked <= set(SubitemLink.objects.values_list("monday_subitem_id", flat=True)), (
+        "the sizes written before the stop were kept, not created again"
+    )
     record("401 mid-run, then a new run", orders, first, second, injected=1)
 
 
