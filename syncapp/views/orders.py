@@ -109,10 +109,7 @@ def po_production_step(request: HttpRequest) -> HttpResponse:
                 scope=scope, actor=request.user, via="console", confirm_text=request.POST.get("confirm_board", "")
             )
         except ProductionConfirmationError as refusal:
-            typed = request.POST.get("confirm_board", "").strip()
-            error = (f"You typed “{typed}”, which is not this board. " if typed else "Nothing was typed. ") + str(
-                refusal
-            )
+            error = _mistyped(request, refusal)
         except RunBusyError as refusal:
             return _refused(request, str(refusal), active_run=active_run_for(PRODUCTION), status=409)
         except RunRefusedError as refusal:
@@ -123,21 +120,7 @@ def po_production_step(request: HttpRequest) -> HttpResponse:
                 f"{capfirst(step.mark.summary())}. Run {step.run.pk} is queued: {scope.describe()} to {env.describe()}.",
             )
             return redirect(reverse("run_detail", kwargs={"run_id": step.run.pk}))
-    return render(
-        request,
-        "syncapp/sync_confirm.html",
-        {
-            "env": env,
-            "other_boards": _other_boards(env),
-            "scope_json": scope_to_json(scope),
-            "scope_text": scope.describe(),
-            "counts": scope_counts(scope),
-            "active_run": active_run_for(PRODUCTION),
-            "next": safe_next(request),
-            "confirm_error": error,
-            "production_step": True,
-        },
-    )
+    return _confirm_page(request, env=env, scope=scope, error=error, production_step=True)
 
 
 def _scope_from_post(request: HttpRequest) -> Scope:
@@ -261,9 +244,12 @@ def _other_boards(env) -> list:
     return others
 
 
-def _confirm_page(request: HttpRequest, *, env, scope: Scope, token: str, error: str = "") -> HttpResponse:
+def _confirm_page(
+    request: HttpRequest, *, env, scope: Scope, token: str = "", error: str = "", production_step: bool = False
+) -> HttpResponse:
     """The confirmation: what a sync of `scope` will do, on which board. Shown again with `error` when
-    the typed production confirmation did not match, keeping the selection and the token."""
+    the typed production confirmation did not match, keeping the selection and the token.
+    `production_step` is the PO page's "mark pending for production and sync" form."""
     return render(
         request,
         "syncapp/sync_confirm.html",
@@ -277,8 +263,15 @@ def _confirm_page(request: HttpRequest, *, env, scope: Scope, token: str, error:
             "token": token,
             "next": safe_next(request),
             "confirm_error": error,
+            "production_step": production_step,
         },
     )
+
+
+def _mistyped(request: HttpRequest, refusal: ProductionConfirmationError) -> str:
+    """What was typed and why it is not the board, for the confirmation asked again."""
+    typed = request.POST.get("confirm_board", "").strip()
+    return (f"You typed “{typed}”, which is not this board. " if typed else "Nothing was typed. ") + str(refusal)
 
 
 @require_POST
@@ -318,9 +311,7 @@ def sync_start(request: HttpRequest) -> HttpResponse:
         )
     except ProductionConfirmationError as error:
         # Not a dead end: the same confirmation (selection, token) asks again, saying what was typed.
-        typed = request.POST.get("confirm_board", "").strip()
-        said = f"You typed “{typed}”, which is not this board. " if typed else "Nothing was typed. "
-        return _confirm_page(request, env=env, scope=scope, token=token, error=said + str(error))
+        return _confirm_page(request, env=env, scope=scope, token=token, error=_mistyped(request, error))
     except RunBusyError as error:
         return _refused(request, str(error), active_run=active_run_for(environment), status=409)
     except RunRefusedError as error:
