@@ -123,3 +123,19 @@ def test_it_forbids_rollback_to_users_without_a_role(db, client, no_role_user):
     assert client.get(_plan_url(run)).status_code == 403
     assert client.post(reverse("run_rollback_start", kwargs={"run_id": run.pk})).status_code == 403
     assert client.get(reverse("run_rollback", kwargs={"run_id": 999_999})).status_code == 403
+
+
+def test_a_rollback_blocked_by_a_later_run_links_to_that_runs_rollback(synced, ops_client, capsys):
+    from tests.sync_helpers import set_staged
+
+    first = SyncRun.objects.get()
+    set_staged(FactOrderList.objects.filter(po_number="4755").first().aag_order_number, "NOTES", "changed later")
+    call_command("merge_orders")
+    later = sync("development")
+    html = ops_client.get(_plan_url(first)).content.decode()
+    assert "This run cannot be rolled back" in html and "manage.py rollback_run" not in html
+    assert f'href="{reverse("run_rollback", kwargs={"run_id": later.pk})}"' in html
+    assert f"Open the rollback plan of run {later.pk}" in html
+    with pytest.raises(SystemExit):
+        call_command("rollback_run", str(first.pk))
+    assert f"python manage.py rollback_run {later.pk}" in capsys.readouterr().out, "the CLI says the command"

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -394,10 +395,12 @@ def test_it_waits_retry_in_seconds_before_the_retry_after_header(emulator):
     assert (
         emulator.logs
         == [
-            f"Waiting for monday's budget (development): resumes at {line.split('resumes at ')[1][:8]} UTC (in 7 s)."
+            # In the console's time zone (America/Los_Angeles by default), as every time the console shows.
+            f"Waiting for monday's budget (development): resumes at {line.split('resumes at ')[1][:12]} (in 7 s)."
             for line in emulator.logs
         ]
         and len(emulator.logs) == 1
+        and re.search(r"resumes at \d\d:\d\d:\d\d P[SD]T ", emulator.logs[0])
     ), "the status line says it waits for monday's budget and when it resumes"
 
 

@@ -438,6 +438,6 @@ def test_the_status_line_says_the_run_waits_for_mondays_budget_in_plain_words(gr
     assert waits == [42.0]
     waiting = [s for s in steps if s.startswith("Waiting for monday's budget")]
     assert waiting and re.fullmatch(
-        r"Waiting for monday's budget \(development\): resumes at \d\d:\d\d:\d\d UTC \(in \d+ s\)\.", waiting[0]
+        r"Waiting for monday's budget \(development\): resumes at \d\d:\d\d:\d\d P[SD]T \(in \d+ s\)\.", waiting[0]
     ), waiting
     assert not [s for s in steps if "{" in s or "create_item" in s or "_" in s], steps

@@ -112,6 +112,8 @@ class RollbackPlan:
     rolled_back_by: list[int]  # earlier rollback runs of this run
     refusal: str = ""
     warnings: list[str] = field(default_factory=list)
+    # Later runs that changed the same items or rows: the latest must be rolled back first.
+    blocked_by: list[int] = field(default_factory=list)
 
     @property
     def can_execute(self) -> bool:
@@ -176,6 +178,7 @@ class RollbackPlanner:
         self.env = env
         self.delete = delete
         self.groups_after: dict[str, str] = {}  # record_uuid -> the group its item was in after the run
+        self.blocked_by: list[int] = []  # set by refusal(): later runs to roll back first
 
     def plan(self) -> RollbackPlan:
         run, env = self.run, self.env
@@ -205,6 +208,7 @@ class RollbackPlanner:
             rolled_back_by=rolled_back_by,
         )
         plan.refusal = self.refusal(changes)
+        plan.blocked_by = self.blocked_by
         if plan.refusal or env is None:
             return plan
         labels = self.row_labels()
@@ -240,10 +244,11 @@ class RollbackPlanner:
             )
         later = self.later_runs(changes)
         if later:
+            self.blocked_by = later
             ids = ", ".join(str(r) for r in later)
             return (
-                f"later run(s) {ids} changed items or rows this run touched. Roll back the latest of them first "
-                f"(python manage.py rollback_run {later[-1]}), then this run."
+                f"later run(s) {ids} changed items or rows this run touched. Roll back the latest of them, "
+                f"run {later[-1]}, first, then this run."
             )
         return ""
 

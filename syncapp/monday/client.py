@@ -41,8 +41,10 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import requests
+from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
 from syncapp.monday import documents, responses
@@ -617,11 +619,11 @@ def _alone_failed(mutation: Mutation, reason: str) -> MutationResult:
 
 
 def _resumes(wait: float, *, short: bool = False) -> str:
-    """'resumes at 14:05:31 UTC (in 42 s)' for the run page's status line."""
-    at = time.strftime("%H:%M:%S", time.gmtime(time.time() + wait))
+    """'resumes at 14:05:31 PST (in 42 s)' for the run page's status line, in the console's time zone."""
     if short:
         return f"in {wait:.0f} s" if wait >= 1 else "now"
-    return f"resumes at {at} UTC (in {wait:.0f} s)"
+    at = timezone.localtime(timezone.now() + timedelta(seconds=wait))
+    return f"resumes at {at:%H:%M:%S} {at.tzname()} (in {wait:.0f} s)"
 
 
 def _plain_reason(reason: str) -> str:

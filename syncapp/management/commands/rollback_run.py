@@ -30,6 +30,10 @@ class Command(BaseCommand):
         for line in plan.lines():
             self.stdout.write(line)
         if plan.refusal:
+            if plan.blocked_by:
+                self.stdout.write(
+                    f"To roll back run {plan.blocked_by[-1]} first: python manage.py rollback_run {plan.blocked_by[-1]}"
+                )
             sys.exit(2)
         if not execute:
             if plan.nothing_to_do:
