@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Count, F, Min
-from django.db.models.functions import Upper
 
+from syncapp.domain.scope import key
 from syncapp.models import FactOrderList, SyncRun
 from syncapp.selectors.orders import state_rank
 
@@ -46,12 +46,22 @@ def pending_by_customer() -> list[dict]:
     if connection.vendor == "microsoft":
         # The _CI_ collation already groups and counts the spellings as one.
         grouped = pending.values(customer_key=F("customer_name")).annotate(pos=Count("po_number", distinct=True))
-    else:
-        grouped = pending.values(customer_key=Upper("customer_name")).annotate(
-            pos=Count(Upper("po_number"), distinct=True)
+        rows = grouped.annotate(customer_shown=Min("customer_name"), lines=Count("*")).order_by(
+            "-lines", "customer_key"
         )
-    rows = grouped.annotate(customer_shown=Min("customer_name"), lines=Count("*")).order_by("-lines", "customer_key")
-    return [{"customer_name": row["customer_shown"], "lines": row["lines"], "pos": row["pos"]} for row in rows]
+        return [{"customer_name": row["customer_shown"], "lines": row["lines"], "pos": row["pos"]} for row in rows]
+    # Grouped by the spellings (the state index answers alone), folded here under the case rule:
+    # grouping by UPPER() in SQL would read every pending line.
+    customers: dict[str, dict] = {}
+    for customer, po, lines in (
+        pending.values_list("customer_name", "po_number").annotate(lines=Count("*")).order_by().iterator()
+    ):
+        entry = customers.setdefault(key(customer), {"customer_name": customer or "", "lines": 0, "pos": set()})
+        entry["customer_name"] = min(entry["customer_name"], customer or "")
+        entry["lines"] += lines
+        entry["pos"].add(key(po))
+    rows = [{**entry, "pos": len(entry["pos"])} for entry in customers.values()]
+    return sorted(rows, key=lambda row: (-row["lines"], key(row["customer_name"])))
 
 
 def recent_runs(limit: int = 10) -> list[SyncRun]:

@@ -17,11 +17,11 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Upper
 
 from syncapp.domain.scope import IN_CHUNK, Scope, customer_equals, key, values_in
 from syncapp.models import FactOrderList, OrderLine, RowResult, SyncState
@@ -119,19 +119,60 @@ def order_lines_matching(filters: OrderFilters) -> QuerySet[FactOrderList]:
 
 
 def _grouped_by_po(lines: QuerySet) -> QuerySet:
-    """`lines` grouped by PO under the case rule: one row per PO with its key (`customer_key`,
-    `po_key`) and one spelling to show (`customer_shown`, `po_shown`, the smallest)."""
-    if connection.vendor == "microsoft":
-        # The _CI_ collation already groups the spellings; grouping by the columns walks the index.
-        keys = lines.values(customer_key=F("customer_name"), po_key=F("po_number"))
-    else:
-        keys = lines.values(customer_key=Upper("customer_name"), po_key=Upper("po_number"))
+    """SQL Server: `lines` grouped by PO; its _CI_ collation already groups the spellings, and
+    grouping by the columns walks the (CUSTOMER NAME, PO NUMBER) index."""
+    keys = lines.values(customer_key=F("customer_name"), po_key=F("po_number"))
     return keys.annotate(customer_shown=Min("customer_name"), po_shown=Min("po_number"))
 
 
-def po_keys_matching(filters: OrderFilters) -> QuerySet:
+def _folded_by_po(lines: QuerySet, sort: str) -> list[dict]:
+    """SQLite and PostgreSQL: one row per PO under the case rule, sorted as `sort` says.
+
+    The distinct (customer, PO) spellings are read through the (CUSTOMER NAME, PO NUMBER) index —
+    as many rows as POs, not as order lines — and folded here. Grouping by UPPER() in SQL would
+    read and sort every order line (ten times slower at 200,000 lines, benchmarks/README.md). Each
+    row keeps the PO's spellings (`po_spellings`) so its figures are then read by the index too.
+    """
+    if sort in ("qty", "-qty", "lines", "-lines"):
+        figure = Sum("total_qty") if sort.endswith("qty") else Count("*")
+        rows = lines.values_list("customer_name", "po_number").annotate(figure=figure).order_by().iterator()
+    else:
+        rows = ((c, p, 0) for c, p in lines.values_list("customer_name", "po_number").order_by().distinct())
+    folded: dict[tuple[str, str], dict] = {}
+    for customer, po, value in rows:
+        customer, po = customer or "", po or ""
+        po_key = (customer.strip().upper(), po.strip().upper())
+        entry = folded.get(po_key)
+        if entry is None:
+            folded[po_key] = {
+                "customer_key": po_key[0],
+                "po_key": po_key[1],
+                "customer_shown": customer,
+                "po_shown": po,
+                "sort_value": value or 0,
+                "po_spellings": {po},
+            }
+            continue
+        entry["customer_shown"] = min(entry["customer_shown"], customer)
+        entry["po_shown"] = min(entry["po_shown"], po)
+        entry["sort_value"] += value or 0
+        entry["po_spellings"].add(po)
+    result = list(folded.values())
+    fields = SORTS.get(sort, SORTS["customer"])
+    if len({f.startswith("-") for f in fields}) == 1:
+        result.sort(key=itemgetter(*(f.lstrip("-") for f in fields)), reverse=fields[0].startswith("-"))
+    else:
+        for field_name in reversed(fields):  # stable sorts, last key first
+            result.sort(key=itemgetter(field_name.lstrip("-")), reverse=field_name.startswith("-"))
+    return result
+
+
+def po_keys_matching(filters: OrderFilters) -> QuerySet | list[dict]:
     """One row per PO of the matching lines, sorted; count() and slicing are what the paginator needs."""
-    grouped = _grouped_by_po(order_lines_matching(filters))
+    lines = order_lines_matching(filters)
+    if connection.vendor != "microsoft":
+        return _folded_by_po(lines, filters.sort)
+    grouped = _grouped_by_po(lines)
     ordering = SORTS.get(filters.sort, SORTS["customer"])
     if filters.sort in ("qty", "-qty"):
         grouped = grouped.annotate(sort_value=Sum("total_qty"))
@@ -171,29 +212,31 @@ def po_page(filters: OrderFilters, page_number: object = 1, per_page: int = PER_
     paginator = Paginator(po_keys_matching(filters), per_page)
     page = paginator.get_page(page_number)
     keys = [(row["customer_shown"] or "", row["po_shown"] or "") for row in page.object_list]
-    return page, po_summaries(keys)
+    spellings = sorted({p for row in page.object_list for p in row.get("po_spellings", ())})
+    return page, po_summaries(keys, po_spellings=spellings or None)
 
 
 def _po_key(customer: object, po: object) -> tuple[str, str]:
     return (key(customer), key(po))
 
 
-def po_summaries(keys: list[tuple[str, str]]) -> list[PoSummary]:
+def po_summaries(keys: list[tuple[str, str]], *, po_spellings: list[str] | None = None) -> list[PoSummary]:
     """Figures for the given POs (each counted under the case rule), in the given order: three
-    queries per thousand PO numbers whatever the page size."""
+    queries per thousand PO numbers whatever the page size. `po_spellings`, when the caller knows
+    every spelling of these PO numbers in the order table, lets the rows be read by the PO index."""
     if not keys:
         return []
     summaries: dict[tuple[str, str], PoSummary] = {}
     for customer, po in keys:
         summaries.setdefault(_po_key(customer, po), PoSummary(customer=customer, po=po))
-    pos = sorted({po for _, po in keys})
+    pos = po_spellings or sorted({po for _, po in keys})
     states: dict[tuple[str, str], Counter] = defaultdict(Counter)
     customer_seasons: dict[tuple[str, str], set] = defaultdict(set)
     aag_seasons: dict[tuple[str, str], set] = defaultdict(set)
     po_of: dict[str, tuple[str, str]] = {}
     for start in range(0, len(pos), IN_CHUNK):
         chunk = pos[start : start + IN_CHUNK]
-        same_pos = _po_in(FactOrderList, chunk)
+        same_pos = Q(po_number__in=chunk) if po_spellings else _po_in(FactOrderList, chunk)
         rows = FactOrderList.objects.filter(same_pos).values_list(
             "record_uuid",
             "customer_name",
