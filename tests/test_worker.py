@@ -72,8 +72,9 @@ def test_it_runs_a_queued_sync_in_a_real_qcluster(setup):
 def test_a_worker_killed_mid_run_is_released_and_the_next_run_completes_without_duplicates(setup):
     emulator, start = setup
     # The first chunk (200 lines) is synced and written back. In the second chunk, monday creates the
-    # first 25 items; the next create request is held until the worker has been killed, so the worker
-    # dies after monday made items but before orderops linked them.
+    # first 25 items and the worker links them at once; monday then creates the next 25, and their
+    # answer is held until the worker has been killed, so the worker dies after monday made items but
+    # before orderops heard of them.
     held, killed, seen = threading.Event(), threading.Event(), {"subitems": False, "creates": 0}
     api, original = emulator.api, emulator.api.handle
 
@@ -83,6 +84,7 @@ def test_a_worker_killed_mid_run_is_released_and_the_next_run_completes_without_
         elif seen["subitems"] and b"create_item" in body:
             seen["creates"] += 1
             if seen["creates"] == 2:
+                original(headers, body, peer)
                 held.set()
                 killed.wait(timeout=30)
                 return ApiResponse(503, b"the worker is gone", {"Content-Type": "text/plain"})
@@ -103,7 +105,12 @@ def test_a_worker_killed_mid_run_is_released_and_the_next_run_completes_without_
     orphans = set(read_board(emulator, "development").items) - set(
         ItemLink.objects.values_list("monday_item_id", flat=True)
     )
-    assert len(orphans) == 25, "the items monday created for the dead worker are not linked yet"
+    assert len(orphans) == 25, "the items whose answer the dead worker never read are not linked yet"
+    linked_before = set(ItemLink.objects.filter(created_by_run=run).values_list("monday_item_id", flat=True))
+    assert linked_before == set(read_board(emulator, "development").items) - orphans, (
+        "the items of every answered request are linked at once, those of the second chunk's first request too"
+    )
+    assert ItemLink.objects.filter(created_by_run=run).count() > dead.processed_rows - 10 > 0
     assert dead.processed_rows == 200, "the first chunk was written back before the worker died"
 
     # The heartbeat stops; after stale_run_seconds (2 s in this configuration) the run is released.
