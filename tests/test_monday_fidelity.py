@@ -19,7 +19,7 @@ from django.core.management import call_command
 from syncapp.engine.progress import RunProgress
 from syncapp.models import FactOrderList, ItemLink, OrderLine, RowResult, SubitemLink
 from syncapp.monday import client as client_module
-from syncapp.monday import factory, responses
+from syncapp.monday import column_values, factory, responses
 from syncapp.monday.column_values import format_column_value
 from syncapp.monday.types import Mutation
 from syncapp.selectors.preflight import preflight_checks
@@ -160,29 +160,35 @@ def test_a_rollback_restores_an_empty_price_date_and_dropdown_as_empty_not_zero(
 # --- 2. limits -----------------------------------------------------------------------------------------
 
 
-def test_a_value_over_a_monday_limit_fails_its_own_row_naming_column_and_limit(greyson):
+def test_a_value_over_a_monday_limit_fails_its_own_row_naming_column_and_limit(greyson, monkeypatch):
+    # NOTES is NVARCHAR(1000) in the production layout, under monday's 2,000: the rule is exercised
+    # with the long-text limit lowered to 900, as a mapping of a wider column would meet it.
+    monkeypatch.setattr(column_values, "LONG_TEXT_MAX", 900)
     rows = list(FactOrderList.objects.filter(po_number="4755").order_by("aag_order_number"))
-    FactOrderList.objects.filter(pk=rows[0].pk).update(notes="n" * 2_001)
+    FactOrderList.objects.filter(pk=rows[0].pk).update(notes="n" * 901)
     FactOrderList.objects.filter(pk=rows[1].pk).update(unit_of_measure="A STATUS LABEL OF THIRTY-ONE CH")
     run = sync("development")
     assert run.status == "completed" and (run.created_count, run.failed_count) == (5, 2)
     notes = FactOrderList.objects.get(pk=rows[0].pk)
     assert notes.sync_state == "ERROR"
-    assert "NOTES (long_text_mkr5hass): 2,001 characters" in notes.api_error_message
-    assert "at most 2,000" in notes.api_error_message
+    assert "NOTES (long_text_mkr5hass): 901 characters" in notes.api_error_message
+    assert "at most 900" in notes.api_error_message
     label = FactOrderList.objects.get(pk=rows[1].pk).api_error_message
     assert "UNIT OF MEASURE (color_mkr5yf27)" in label and "at most 30" in label
-    assert not [e for e in greyson.request_log if "n" * 2_001 in e["body"]], "checked before anything was sent"
+    assert not [e for e in greyson.request_log if "n" * 901 in e["body"]], "checked before anything was sent"
     assert len(board(greyson, DEV_ITEMS)) == 5
 
 
-def test_a_group_name_over_255_characters_fails_the_row_not_the_batch(greyson):
+def test_a_group_name_over_monday_limit_fails_the_row_not_the_batch(greyson, monkeypatch):
+    # CUSTOMER NAME and CUSTOMER SEASON are NVARCHAR(100) in the production layout, so a group name
+    # stays under monday's 255 today; the rule is exercised with the limit lowered to 100.
+    monkeypatch.setattr(column_values, "GROUP_NAME_MAX", 100)
     row = FactOrderList.objects.filter(po_number="4755").order_by("aag_order_number").first()
-    FactOrderList.objects.filter(pk=row.pk).update(customer_season="S" * 250)
+    FactOrderList.objects.filter(pk=row.pk).update(customer_season="S" * 100)
     run = sync("development")
     assert (run.created_count, run.failed_count) == (6, 1)
     message = FactOrderList.objects.get(pk=row.pk).api_error_message
-    assert "at most 255" in message and "group name" in message
+    assert "at most 100" in message and "group name" in message
 
 
 # --- 3. throttles inside HTTP 200 ---------------------------------------------------------------------
