@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "rest_framework",
+    "drf_spectacular",
     "syncapp",
 ]
 

@@ -19,6 +19,7 @@ LAYERS = {
     "services": 3,
     "runbooks": 3,
     "views": 4,
+    "api": 4,
     "management": 4,
     "tasks": 4,
     "admin": 4,

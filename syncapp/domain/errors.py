@@ -13,3 +13,7 @@ class RunBusyError(Exception):
 
 class ProductionConfirmationError(RunRefusedError):
     """A write to the production board was asked for without the board's name or id typed."""
+
+
+class PermissionRefusedError(Exception):
+    """The actor (a person, an API token, the scheduler) lacks the permission the action needs."""
