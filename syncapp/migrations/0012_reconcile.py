@@ -1,9 +1,0 @@
-from __future__ import annotations
-
-from django.db import migrations
-
-
-class Migration(migrations.Migration):
-    dependencies = [("syncapp", "0011_health")]
-
-    operations = []

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from syncapp.models.console import AuditEntry, ConsoleSettings, LoginFailure, StepTick, Walkthrough
+from syncapp.models.reconcile import ReconcileFinding
 from syncapp.models.orders import ActionType, FactOrderList, OrderLine, StagedOrder, SyncState
 from syncapp.models.sync import (
     ApiCall,
@@ -25,6 +26,7 @@ __all__ = [
     "ItemLink",
     "LoginFailure",
     "OrderLine",
+    "ReconcileFinding",
     "RowResult",
     "StagedOrder",
     "StepTick",

@@ -19,6 +19,8 @@ class SyncRun(models.Model):
         SYNC = "sync"
         RETRY = "retry"
         ROLLBACK = "rollback"
+        RECONCILE = "reconcile"
+        REPAIR = "repair"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
