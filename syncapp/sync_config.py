@@ -63,6 +63,9 @@ class EnvironmentConfig:
     item_columns: dict[str, str]  # order column -> monday column id
     size_column_id: str
     qty_column_id: str
+    # Mapped item columns (monday column ids) people own on monday: a reconcile keeps the board's
+    # value and marks the drift for review instead of writing the order's value back.
+    board_wins: frozenset[str] = frozenset()
 
     @property
     def items_board_id(self) -> int:
@@ -85,6 +88,10 @@ class EnvironmentConfig:
 
     def describe(self) -> str:
         return f"{self.label} board {self.items_board.name!r} ({self.items_board_id})"
+
+    def column_policy(self, column_id: str) -> str:
+        """ "board_wins" for a column people own on monday, else "order_wins" (the default)."""
+        return "board_wins" if column_id in self.board_wins else "order_wins"
 
 
 @dataclass(frozen=True)
@@ -351,6 +358,7 @@ class _Reader:
             f"{prefix}.subitem_columns.size", sub.get("size"), subitems, {"dropdown", "text"}
         )
         qty_id = self.read_subitem_column(f"{prefix}.subitem_columns.qty", sub.get("qty"), subitems, {"numbers"})
+        board_wins = self.read_board_wins(prefix, data.get("reconcile", {}), item_columns, items)
         if not (items and subitems and size_id and qty_id and label and token_setting):
             return None
         return EnvironmentConfig(
@@ -362,6 +370,7 @@ class _Reader:
             item_columns=item_columns,
             size_column_id=size_id,
             qty_column_id=qty_id,
+            board_wins=board_wins,
         )
 
     def read_item_columns(self, prefix: str, mapping: dict, board: Board | None) -> dict[str, str]:
@@ -413,6 +422,36 @@ class _Reader:
             seen[column_id] = order_column
             result[order_column] = column_id
         return result
+
+    def read_board_wins(
+        self, prefix: str, reconcile: object, item_columns: dict[str, str], board: Board | None
+    ) -> frozenset[str]:
+        """[<env>.reconcile] board_wins: mapped columns named by order column, monday column id or
+        title, as monday column ids. Optional; every name must be a column this environment maps."""
+        key = f"{prefix}.reconcile.board_wins"
+        if not isinstance(reconcile, dict):
+            self.problem(f"{prefix}.reconcile", "expected a table", f"write it as [{prefix}.reconcile]")
+            return frozenset()
+        names = self.value(reconcile, "board_wins", key, list, [])
+        if board is None:
+            return frozenset()
+        by_name = {name.casefold(): column_id for name, column_id in item_columns.items()}
+        by_name.update({column_id.casefold(): column_id for column_id in item_columns.values()})
+        for column_id in item_columns.values():
+            by_name.setdefault(board.columns[column_id].title.casefold(), column_id)
+        result = set()
+        for name in names:
+            column_id = by_name.get(name.casefold()) if isinstance(name, str) else None
+            if column_id is None:
+                self.problem(
+                    key,
+                    f"{name!r} is not a column this environment maps to board {board.board_id} ({board.name})",
+                    f"name a mapped column by its order column, monday column id or title (see {prefix}.item_columns), "
+                    "or remove it",
+                )
+                continue
+            result.add(column_id)
+        return frozenset(result)
 
     def read_subitem_column(self, key: str, column_id: object, board: Board | None, types: set[str]) -> str | None:
         if board is None:

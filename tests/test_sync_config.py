@@ -121,3 +121,45 @@ def test_it_refuses_an_unknown_environment_name(environment):
 
     with pytest.raises(ConfigError, match="unknown environment"):
         get_sync_config().environment(environment)
+
+
+def test_it_reads_board_wins_columns_by_order_column_id_or_title(tmp_path, settings):
+    text = REAL.read_text(encoding="utf-8")
+    path = tmp_path / "sync.toml"
+    old = "[environments.development.reconcile]\nboard_wins = []"
+    assert old in text, "test setup: the development reconcile table is not in the config"
+    path.write_text(
+        text.replace(
+            old, '[environments.development.reconcile]\nboard_wins = ["NOTES", "text_mkr5wcpw", "Alias Related Item"]'
+        ),
+        encoding="utf-8",
+    )
+    settings.ORDEROPS_SYNC_CONFIG = path
+    assert config_problems(path) == []
+    config = get_sync_config()
+    dev, prod = config.environment("development"), config.environment("production")
+    assert dev.board_wins == {"long_text_mkr5hass", "text_mkr5wcpw", "text_mkrhra2c"}
+    assert dev.column_policy("long_text_mkr5hass") == "board_wins"
+    assert dev.column_policy("text_mkr5ej2x") == "order_wins"
+    assert prod.board_wins == frozenset() and prod.column_policy("long_text_mkr5hass") == "order_wins"
+
+
+def test_it_reports_an_unknown_board_wins_column(tmp_path):
+    problems = _problems_with(
+        tmp_path,
+        "[environments.production.reconcile]\nboard_wins = []",
+        '[environments.production.reconcile]\nboard_wins = ["TOTAL QTY", "NO SUCH COLUMN"]',
+    )
+    # TOTAL QTY is mapped on development only: production's board_wins cannot name it.
+    assert len(problems) == 2, problems
+    assert all("environments.production.reconcile.board_wins" in p for p in problems)
+    assert any("'NO SUCH COLUMN' is not a column this environment maps" in p and "Fix:" in p for p in problems)
+
+
+def test_it_reports_board_wins_that_is_not_a_list(tmp_path):
+    problems = _problems_with(
+        tmp_path,
+        "[environments.development.reconcile]\nboard_wins = []",
+        '[environments.development.reconcile]\nboard_wins = "NOTES"',
+    )
+    assert any("environments.development.reconcile.board_wins" in p and "expected a list" in p for p in problems)
