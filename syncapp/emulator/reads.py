@@ -15,6 +15,7 @@ emulator's guesses (server.py's module docstring).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from syncapp.emulator.cursors import CursorExpired, CursorStore
@@ -64,14 +65,12 @@ def resolve_items(
             limit=ITEMS_BY_ID_MAX,
         )
     candidates = [ctx.state.item(i, include_inactive=True) for i in dict.fromkeys(str(i) for i in ids)]
-    # Deleted items are gone; archived ones stay readable unless the caller excludes them.
+    # Archived and deleted items stay readable, their `state` saying which, unless the caller excludes
+    # them ("exclude_nonactive: excludes items that are inactive, deleted, or belong to deleted items").
     items = [
         item
         for item in candidates
-        if item is not None
-        and item["state"] != "deleted"
-        and not (exclude_nonactive and item["state"] != "active")
-        and ctx.may_use(item["board_id"])
+        if item is not None and not (exclude_nonactive and item["state"] != "active") and ctx.may_use(item["board_id"])
     ]
     if newest_first:
         items.reverse()
@@ -276,6 +275,42 @@ def board_updated_at(board, info) -> str | None:
     return max((item["updated_at"] for item in ctx.state.board_item_list(board["id"])), default=None)
 
 
+def board_activity_logs(
+    board, info, item_ids=None, column_ids=None, group_ids=None, user_ids=None, limit=25, page=1, **args
+) -> list[dict]:
+    """The board's activity log, newest first, filtered and paged as monday documents it (limit
+    default 25, page from 1); `from`/`to` are ISO 8601 timestamps."""
+    entries = list(reversed(board.get("activity") or []))
+    start_at, end_at = _instant(args.get("from")), _instant(args.get("to"))
+    wanted_items = {str(i) for i in item_ids} if item_ids else None
+    wanted_columns = set(column_ids) if column_ids else None
+    wanted_users = {str(u) for u in user_ids} if user_ids else None
+    wanted_groups = set(group_ids) if group_ids else None
+    kept = [
+        e
+        for e in entries
+        if (wanted_items is None or e["item_id"] in wanted_items)
+        and (wanted_columns is None or e["column_id"] in wanted_columns)
+        and (wanted_users is None or e["user_id"] in wanted_users)
+        and (wanted_groups is None or json.loads(e["data"]).get("group_id") in wanted_groups)
+        and (start_at is None or _instant(e["at"]) >= start_at)
+        and (end_at is None or _instant(e["at"]) <= end_at)
+    ]
+    limit = limit or 25
+    first = max((page or 1) - 1, 0) * limit
+    return kept[first : first + limit]
+
+
+def _instant(text: object) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise api_error("InvalidArgumentException", f"{text!r} is not an ISO 8601 timestamp") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def column_view(ctx: RequestContext, board: dict, column: dict) -> dict:
     settings: dict = {}
     settings_str: dict = {}
@@ -400,6 +435,7 @@ OBJECT_FIELDS = {
         "columns": board_columns,
         "groups": board_groups,
         "items_page": resolve_board_items_page,
+        "activity_logs": board_activity_logs,
         "items_count": lambda board, info: sum(1 for _ in info.context.state.active_items(board["id"])),
         "url": lambda board, info: f"https://emulator.monday.local/boards/{board['id']}",
         "state": lambda board, info: "active",

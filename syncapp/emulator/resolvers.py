@@ -404,7 +404,7 @@ def resolve_change_multiple_column_values(_root, info, board_id, column_values, 
     writes = validate_writes(
         ctx, board, parse_column_values(column_values), bool(kwargs.get("create_labels_if_missing"))
     )
-    apply_writes(ctx, board, item, writes)
+    _apply_logged(ctx, board, item, writes)
     return item
 
 
@@ -457,8 +457,45 @@ def _change_one_column(ctx: RequestContext, board_id, item_id, column_id: str, v
     board = _board(ctx, board_id)
     item = _item_on_board(ctx, board, item_id)
     writes = validate_writes(ctx, board, {column_id: value}, bool(kwargs.get("create_labels_if_missing")))
-    apply_writes(ctx, board, item, writes)
+    _apply_logged(ctx, board, item, writes)
     return item
+
+
+def _apply_logged(ctx: RequestContext, board: dict, item: dict, writes: list[PendingWrite]) -> None:
+    """Apply a change of an existing item's columns and log each changed value in the board's activity
+    log (event update_column_value, or update_name), as monday's board activity log records it."""
+    before = {w.column["id"]: item["values"].get(w.column["id"]) for w in writes}
+    old_name = item["name"]
+    apply_writes(ctx, board, item, writes)
+    for write in writes:
+        column = write.column
+        if column["type"] == "name":
+            if item["name"] != old_name:
+                data = {
+                    "pulse_id": int(item["id"]),
+                    "value": {"name": item["name"]},
+                    "previous_value": {"name": old_name},
+                }
+                ctx.state.log_activity(board, "update_name", item, data)
+            continue
+        after = item["values"].get(column["id"])
+        if after == before[column["id"]]:
+            continue
+        data = {
+            "pulse_id": int(item["id"]),
+            "pulse_name": item["name"],
+            "column_id": column["id"],
+            "column_type": column["type"],
+            "column_title": column["title"],
+            "value": _logged_value(after),
+            "previous_value": _logged_value(before[column["id"]]),
+        }
+        ctx.state.log_activity(board, "update_column_value", item, data)
+
+
+def _logged_value(stored: dict | None) -> dict | None:
+    # The stored JSON with the text monday shows beside it (the emulator's guess at the log's shape).
+    return None if stored is None else {"value": stored["value"], "text": stored["text"]}
 
 
 def _json_value(raw: object) -> object:
@@ -494,6 +531,24 @@ def resolve_duplicate_group(_root, info, board_id, group_id, add_to_top=None, gr
         copy = ctx.state.create_item(board, group["id"], item["name"])
         copy["values"] = json.loads(json.dumps(item["values"]))
     return {**group, "_board_id": board["id"]}
+
+
+def resolve_duplicate_item(_root, info, board_id, item_id=None, with_updates=None) -> dict:
+    """monday's duplicate_item: a copy of the item (name, column values, subitems) in the same group,
+    placed right below the original. The emulator models no updates, so `with_updates` copies nothing."""
+    ctx: RequestContext = info.context
+    board = _board(ctx, board_id)
+    source = _item_on_board(ctx, board, item_id)
+    parent = ctx.state.item(source["parent_id"]) if source["parent_id"] else None
+    duplicate = ctx.state.create_item(board, source["group_id"], source["name"], parent=parent)
+    duplicate["values"] = json.loads(json.dumps(source["values"]))
+    ctx.state.place_after(board["id"], duplicate["id"], source["id"])
+    sub_board = ctx.state.subitems_board_for(board)
+    for sub in ctx.state.active_subitems(source) if sub_board is not None else []:
+        sub_copy = ctx.state.create_item(sub_board, sub["group_id"], sub["name"], parent=duplicate)
+        sub_copy["values"] = json.loads(json.dumps(sub["values"]))
+    ctx.state.log_activity(board, "create_pulse", duplicate, {"pulse_id": int(duplicate["id"])})
+    return duplicate
 
 
 def resolve_archive_group(_root, info, board_id, group_id) -> dict:
@@ -534,6 +589,7 @@ def resolve_update_group(_root, info, board_id, group_id, group_attribute, new_v
 MUTATION_FIELDS = {
     "create_group": resolve_create_group,
     "duplicate_group": resolve_duplicate_group,
+    "duplicate_item": resolve_duplicate_item,
     "archive_group": resolve_archive_group,
     "update_group": resolve_update_group,
     "create_item": resolve_create_item,

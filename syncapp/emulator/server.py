@@ -69,6 +69,18 @@ Guesses: what monday's documentation does not settle, and what the emulator does
       "everyone", access level "edit". Mutations it does not model answer null with the code
       EmulatorUnsupported and change nothing; update_group changes only title and color;
       duplicate_group copies the items (not subitems) below the source group.
+    - duplicate_item keeps the item's name (no "copy" suffix), copies its column values and its
+      subitems, and places the copy right below the original in the same group; `with_updates`
+      copies nothing (updates are not modelled).
+    - `items(ids:)` without `exclude_nonactive` returns archived and deleted items with `state`
+      "archived" / "deleted" (monday keeps deleted items 30 days; the emulator keeps them for good).
+    - Board `activity_logs` (2026-10 shape: a list, `limit`/`page`): only changes of an existing
+      item's columns or name through the API (update_column_value, update_name) and duplicate_item
+      (create_pulse) are logged, all by the one API user (id "1"). `data` is a JSON string with
+      board_id, group_id, group_title, pulse_id, pulse_name, column_id, column_type, column_title,
+      and value / previous_value as {"value": <stored JSON>, "text": ...} (monday's per-type shape
+      is not documented); `created_at` is a 17-digit string of 100-nanosecond units since the epoch.
+      At most 10,000 entries per board are kept.
 """
 
 from __future__ import annotations

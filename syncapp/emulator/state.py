@@ -29,6 +29,10 @@ FIRST_ITEM_ID = 10_000_000_001
 DEFAULT_GROUP_ID = "topics"
 # monday keeps status index 5 for its default blank label, so created labels skip it.
 STATUS_RESERVED_INDEX = 5
+# monday's board activity log answers at most 10,000 entries; the emulator keeps that many per board.
+ACTIVITY_LOG_MAX = 10_000
+# The one API user the emulator knows (reads.EMULATOR_USER): every change is logged as made by it.
+ACTIVITY_USER_ID = "1"
 
 
 def utc_now() -> str:
@@ -43,6 +47,7 @@ class EmulatorState:
         self.board_items: dict[str, dict[str, None]] = {}  # insertion-ordered item ids per board
         self.next_item_id = FIRST_ITEM_ID
         self.next_group_number = 1
+        self.next_activity_id = 0
         self.revision = 0  # bumped on every change; the saver writes when it moved
 
     # --- construction and persistence ----------------------------------------------------------
@@ -238,6 +243,40 @@ class EmulatorState:
             parent["subitem_ids"].append(item_id)
         self.touch()
         return item
+
+    def place_after(self, board_id: str, item_id: str, anchor_id: str) -> None:
+        """Move `item_id` right below `anchor_id` in the board's order (a duplicate sits under its original)."""
+        order = [i for i in self.board_items.get(board_id, {}) if i != item_id]
+        index = order.index(anchor_id) + 1 if anchor_id in order else len(order)
+        order.insert(index, item_id)
+        self.board_items[board_id] = dict.fromkeys(order)
+        self.touch()
+
+    def log_activity(self, board: dict, event: str, item: dict, data: dict) -> None:
+        """One entry of the board's activity log (newest last; the oldest dropped past ACTIVITY_LOG_MAX)."""
+        now = dt.datetime.now(dt.UTC)
+        log = board.setdefault("activity", [])
+        self.next_activity_id += 1
+        group = next((g for g in board["groups"] if g["id"] == item["group_id"]), None)
+        entry_data = {"board_id": int(board["id"]), "group_id": item["group_id"], **data}
+        entry_data["group_title"] = (group or {}).get("title", "")
+        log.append(
+            {
+                "id": f"{now:%Y%m%d%H%M%S}-{self.next_activity_id}",
+                "event": event,
+                "entity": "pulse",
+                "account_id": "1",
+                "user_id": ACTIVITY_USER_ID,
+                "item_id": item["id"],
+                "column_id": data.get("column_id", ""),
+                # monday's created_at is a 17-digit string: 100-nanosecond units since the Unix epoch.
+                "created_at": str(int(now.timestamp() * 10_000_000)),
+                "at": now.isoformat(),
+                "data": json.dumps(entry_data, ensure_ascii=False),
+            }
+        )
+        del log[:-ACTIVITY_LOG_MAX]
+        self.touch()
 
     def active_subitems(self, item: dict) -> list[dict]:
         subitems = (self.items.get(sub_id) for sub_id in item["subitem_ids"])
