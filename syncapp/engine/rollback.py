@@ -29,6 +29,7 @@ from syncapp.engine.rollback_plan import (
     REMOVE_SUBITEM,
     RESTORE_ITEM,
     RESTORE_QTY,
+    UNARCHIVE_BY_HAND,
     RollbackPlanner,
     RollbackStep,
     RowRestore,
@@ -108,6 +109,7 @@ class RollbackExecutor:
         self.remove(steps[REMOVE_SUBITEM], subitems=True)
         self.remove(steps[REMOVE_ITEM], subitems=False)
         self.remove_groups(steps[REMOVE_GROUP])
+        self.hand_over(steps[UNARCHIVE_BY_HAND])
         # Board work is finished (or failed for some rows): rows whose changes are all undone go back.
         self.restore_rows(self.planner().rows(run_changes(self.parent)))
 
@@ -320,6 +322,16 @@ class RollbackExecutor:
         with transaction.atomic():
             self.settle(step)
             BoardGroup.objects.filter(board_id=self.env.items_board_id, group_id=step.monday_id).delete()
+
+    def hand_over(self, steps: list[RollbackStep]) -> None:
+        """Duplicates a repair archived: monday's API cannot un-archive, so nothing is sent. The step
+        is recorded as handed over (settled), or the repair could never be fully rolled back and
+        would block the rollback of every earlier run of the same items."""
+        for step in steps:
+            with transaction.atomic():
+                self.settle(step)
+            self.done["items_to_unarchive_by_hand"] += 1
+            self.note(step, f"item {step.monday_id} stays archived: restore it by hand in monday's archive if wanted")
 
     # --- 6. rows ------------------------------------------------------------------------------------
 

@@ -10,6 +10,11 @@ touched the same items or rows) and otherwise lists, in the order they are execu
 4. the items it created, to archive or delete (their subitems go with them);
 5. the groups it created, to delete when nothing is left in them;
 6. the rows to return to the state they had before the run.
+
+A repair run (kind "repair") is rolled back the same way: the items and sizes it re-created are
+removed, the values it wrote back and the items it moved are put back. A duplicate it archived
+cannot be brought back through monday's API: the plan lists it as a step for a person, in the
+board's archive in monday, and the rollback records that step as handed over.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from syncapp.monday.column_values import restore_value, written_text
 from syncapp.raw_sql import chunks
 from syncapp.sync_config import EnvironmentConfig
 
-ROLLBACK_KINDS = (SyncRun.Kind.SYNC, SyncRun.Kind.RETRY)
+ROLLBACK_KINDS = (SyncRun.Kind.SYNC, SyncRun.Kind.RETRY, SyncRun.Kind.REPAIR)
 FINISHED_STATUSES = (SyncRun.Status.COMPLETED, SyncRun.Status.FAILED, SyncRun.Status.CANCELLED)
 # Parameters per IN (...) query: SQL Server accepts at most 2,100 per statement.
 IN_CHUNK = 1000
@@ -36,7 +41,8 @@ RESTORE_ITEM = "restore_item"
 REMOVE_SUBITEM = "remove_subitem"
 REMOVE_ITEM = "remove_item"
 REMOVE_GROUP = "remove_group"
-STEP_ORDER = (RESTORE_QTY, RESTORE_ITEM, REMOVE_SUBITEM, REMOVE_ITEM, REMOVE_GROUP)
+UNARCHIVE_BY_HAND = "unarchive_by_hand"  # monday's API has no un-archive: a person restores it
+STEP_ORDER = (RESTORE_QTY, RESTORE_ITEM, REMOVE_SUBITEM, REMOVE_ITEM, REMOVE_GROUP, UNARCHIVE_BY_HAND)
 
 
 @dataclass
@@ -66,6 +72,12 @@ class RollbackStep:
             return f"{verb} subitem {self.monday_id} {self.label}"
         if self.kind == REMOVE_GROUP:
             return f"delete group {self.label!r} ({self.monday_id}) if nothing is left in it"
+        if self.kind == UNARCHIVE_BY_HAND:
+            return (
+                f"by hand: item {self.monday_id} {self.label} was archived as a duplicate, and monday's API cannot "
+                "un-archive it. If it is wanted back, restore it in monday from the board's archive (board menu, "
+                "Archive; monday keeps it 30 days)"
+            )
         if self.kind == RESTORE_QTY:
             if self.note:
                 return f"cannot restore subitem {self.monday_id} {self.label}: {self.note}"
@@ -134,6 +146,7 @@ class RollbackPlan:
             "items_to_restore": by_kind[RESTORE_ITEM],
             "subitems_to_restore": by_kind[RESTORE_QTY],
             "groups_to_delete": by_kind[REMOVE_GROUP],
+            "items_to_unarchive_by_hand": by_kind[UNARCHIVE_BY_HAND],
             "rows_to_restore": len(self.rows),
         }
 
@@ -148,6 +161,11 @@ class RollbackPlan:
             f"{did.get('subitem_created', 0)} subitem(s); updated {did.get('item_updated', 0)} item(s) "
             f"and {did.get('subitem_updated', 0)} subitem quantity(ies).",
         ]
+        if did.get("item_moved") or did.get("item_archived"):
+            out.append(
+                f"It also moved {did.get('item_moved', 0)} item(s) between groups and archived "
+                f"{did.get('item_archived', 0)} duplicate item(s)."
+            )
         if self.already_reverted:
             earlier = ", ".join(str(r) for r in self.rolled_back_by) or "an earlier rollback"
             out.append(f"Already undone by rollback run {earlier}: {self.already_reverted} change(s).")
@@ -217,9 +235,15 @@ class RollbackPlanner:
         }
         plan.steps = self.steps(changes, pending, labels, env)
         plan.rows = self.rows(changes)
-        plan.warnings = [
-            f"{s.label}: {s.note}" for s in plan.steps if s.note and s.kind == RESTORE_QTY
-        ] + self.unrestorable_columns(plan.steps)
+        plan.warnings = (
+            [f"{s.label}: {s.note}" for s in plan.steps if s.note and s.kind == RESTORE_QTY]
+            + self.unrestorable_columns(plan.steps)
+            + [
+                f"item {s.monday_id} {s.label} stays archived: restore it by hand in monday if it is wanted"
+                for s in plan.steps
+                if s.kind == UNARCHIVE_BY_HAND
+            ]
+        )
         return plan
 
     # --- may this run be rolled back? ------------------------------------------------------------
@@ -227,7 +251,7 @@ class RollbackPlanner:
     def refusal(self, changes: list[BoardChange]) -> str:
         run, env = self.run, self.env
         if run.kind not in ROLLBACK_KINDS:
-            return f"run {run.pk} is a {run.kind} run; only sync and retry runs can be rolled back."
+            return f"run {run.pk} is a {run.kind} run; only sync and retry runs, and repairs, can be rolled back."
         if run.dry_run:
             return f"run {run.pk} is a dry run: it changed nothing on the board, so there is nothing to roll back."
         if run.status not in FINISHED_STATUSES:
@@ -340,6 +364,17 @@ class RollbackPlanner:
                         str(change.record_uuid),
                         label or str(change.after.get("name") or ""),
                         subitems=len(subitems),
+                    )
+                )
+            elif change.kind == kinds.ITEM_ARCHIVED:
+                steps.append(
+                    RollbackStep(
+                        UNARCHIVE_BY_HAND,
+                        change.monday_id,
+                        change.board_id,
+                        [change.id],
+                        str(change.record_uuid or ""),
+                        label or str(change.before.get("name") or ""),
                     )
                 )
             elif change.kind == kinds.GROUP_CREATED:

@@ -120,4 +120,20 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.AlterField(
+            model_name="boardchange",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("group_created", "Group Created"),
+                    ("item_created", "Item Created"),
+                    ("subitem_created", "Subitem Created"),
+                    ("item_updated", "Item Updated"),
+                    ("subitem_updated", "Subitem Updated"),
+                    ("item_moved", "Item Moved"),
+                    ("item_archived", "Item Archived"),
+                ],
+                max_length=20,
+            ),
+        ),
     ]

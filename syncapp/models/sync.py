@@ -247,6 +247,8 @@ class BoardChange(models.Model):
         ITEM_UPDATED = "item_updated"
         SUBITEM_UPDATED = "subitem_updated"
         ITEM_MOVED = "item_moved"
+        # A repair archived a duplicate orderops had created; monday's API cannot bring it back.
+        ITEM_ARCHIVED = "item_archived"
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes")
     environment = models.CharField(max_length=20, choices=Environment.choices)
