@@ -319,6 +319,11 @@ class MondayClient:
                     found[str(group["id"])] = [{"id": str(i["id"]), "name": i.get("name", "")} for i in items if i]
         return found
 
+    def read(self, query: str, variables: dict[str, object], *, operation: str) -> dict:
+        """The body of a read document the caller built (a whole-board read, activity logs), sent with
+        the same retries, budget throttle and API log as every query; a partly failed read raises."""
+        return self._query(query, variables, operation=operation)
+
     def _paged_items(self, first_variables: dict[str, object]) -> Iterator[dict]:
         body = self._query(documents.ITEMS_BY_COLUMN_VALUES_QUERY, first_variables, operation="find_items")
         page = (body.get("data") or {}).get("items_page_by_column_values") or {}
