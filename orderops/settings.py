@@ -205,3 +205,28 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Trigger API (/api/v1/, syncapp/api/) -----------------------------------------------------
+# Django REST framework with drf-spectacular. Bearer tokens only (manage.py api_token), no sessions,
+# so CSRF does not apply; JSON only. The OpenAPI description is public at /api/v1/openapi.json.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["syncapp.api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "syncapp.api.views.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "orderops trigger API",
+    "DESCRIPTION": (
+        "Start syncs of the order book to monday.com, poll runs and read their results. "
+        "Authenticate with Authorization: Bearer <token> (python manage.py api_token create). "
+        "See docs/deployment.md, 'The trigger API'."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+}

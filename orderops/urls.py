@@ -17,5 +17,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
+    # The trigger API for the orchestrator and scripts (bearer tokens; syncapp/api/).
+    path("api/v1/", include("syncapp.api.urls")),
     path("", include("syncapp.urls")),
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from syncapp.models.api import ApiIdempotencyKey, ApiToken
 from syncapp.models.console import AuditEntry, ConsoleSettings, LoginFailure, StepTick, Walkthrough
 from syncapp.models.reconcile import ReconcileFinding
 from syncapp.models.orders import ActionType, FactOrderList, OrderLine, StagedOrder, SyncState
@@ -17,6 +18,8 @@ from syncapp.models.sync import (
 __all__ = [
     "ActionType",
     "ApiCall",
+    "ApiIdempotencyKey",
+    "ApiToken",
     "AuditEntry",
     "BoardChange",
     "BoardGroup",
