@@ -28,6 +28,7 @@ from syncapp.domain.errors import RunBusyError, RunRefusedError
 from syncapp.engine.claims import rows_release
 from syncapp.engine.progress import RunStopped, stop_reason
 from syncapp.engine.reconcile import ReconcileExecutor
+from syncapp.engine.repair import RepairExecutor
 from syncapp.engine.rollback import RollbackExecutor, finish_audit_entry
 from syncapp.engine.sync_run import SyncRunExecutor
 from syncapp.models import BoardChange, RowResult, SyncRun
@@ -43,6 +44,7 @@ EXECUTORS: dict[str, Callable] = {
     SyncRun.Kind.SYNC: SyncRunExecutor,
     SyncRun.Kind.RETRY: SyncRunExecutor,
     SyncRun.Kind.ROLLBACK: RollbackExecutor,
+    SyncRun.Kind.REPAIR: RepairExecutor,
     SyncRun.Kind.RECONCILE: ReconcileExecutor,
 }
 
