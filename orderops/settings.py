@@ -230,3 +230,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Health and metrics -----------------------------------------------------------------------
+# Checked by syncapp/checks.py (check_health_settings); see docs/deployment.md, "Health and metrics".
+# /health calls the worker silent (status "degraded") after this many minutes without a heartbeat.
+ORDEROPS_HEALTH_WORKER_SILENCE_MINUTES = env.int("ORDEROPS_HEALTH_WORKER_SILENCE_MINUTES", default=10)
+# /metrics answers a request with "Authorization: Bearer <token>", or one made directly (not through
+# the proxy) from these networks. An empty token turns the token off.
+ORDEROPS_METRICS_TOKEN = env.str("ORDEROPS_METRICS_TOKEN", default="")
+ORDEROPS_METRICS_ALLOWED_NETWORKS = env.list("ORDEROPS_METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+# Load balancers and Prometheus on the host call gunicorn over plain HTTP; the HTTPS redirect would
+# answer them with a 301 instead of the status.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]

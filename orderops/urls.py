@@ -7,6 +7,8 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from syncapp.views import health
+
 
 @login_not_required
 def favicon(request: HttpRequest) -> HttpResponse:
@@ -16,6 +18,8 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("favicon.ico", favicon),
+    path("health", health.health, name="health"),
+    path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     # The trigger API for the orchestrator and scripts (bearer tokens; syncapp/api/).
     path("api/v1/", include("syncapp.api.urls")),

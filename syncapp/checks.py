@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.core import checks
 
@@ -52,3 +54,39 @@ def check_tokens(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         for name in ("MONDAY_API_TOKEN_DEVELOPMENT", "MONDAY_API_TOKEN_PRODUCTION")
         if not getattr(settings, name)
     ]
+
+
+@checks.register("orderops")
+def check_health_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    messages = []
+    if settings.ORDEROPS_HEALTH_WORKER_SILENCE_MINUTES < 1:
+        messages.append(
+            checks.Error(
+                "ORDEROPS_HEALTH_WORKER_SILENCE_MINUTES must be at least 1: the heartbeat comes once a minute, "
+                "so /health would call every worker silent.",
+                hint="Set ORDEROPS_HEALTH_WORKER_SILENCE_MINUTES to 10 (the default) or more.",
+                id="orderops.E070",
+            )
+        )
+    for entry in settings.ORDEROPS_METRICS_ALLOWED_NETWORKS:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            messages.append(
+                checks.Error(
+                    f"ORDEROPS_METRICS_ALLOWED_NETWORKS holds {entry!r}, which is not an address or network.",
+                    hint="List networks separated by commas, e.g. 127.0.0.1/32,::1/128,10.0.5.0/24.",
+                    id="orderops.E071",
+                )
+            )
+    token = settings.ORDEROPS_METRICS_TOKEN
+    if token and (len(token) < 24 or token != token.strip()):
+        messages.append(
+            checks.Error(
+                "ORDEROPS_METRICS_TOKEN is shorter than 24 characters or has spaces around it; "
+                "anyone who guesses it reads the metrics.",
+                hint="Set it to the output of python3 -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+                id="orderops.E072",
+            )
+        )
+    return messages

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from syncapp.models.api import ApiIdempotencyKey, ApiToken
 from syncapp.models.console import AuditEntry, ConsoleSettings, LoginFailure, StepTick, Walkthrough
+from syncapp.models.health import WorkerHeartbeat
 from syncapp.models.reconcile import ReconcileFinding
 from syncapp.models.orders import ActionType, FactOrderList, OrderLine, StagedOrder, SyncState
 from syncapp.models.sync import (
@@ -37,4 +38,5 @@ __all__ = [
     "SyncRun",
     "SyncState",
     "Walkthrough",
+    "WorkerHeartbeat",
 ]

@@ -283,6 +283,9 @@ class ApiCall(models.Model):
     mutations = models.PositiveIntegerField(default=0)
     duration_ms = models.PositiveIntegerField(default=0)
     complexity = models.BigIntegerField(null=True, blank=True)
+    budget_remaining = models.BigIntegerField(
+        null=True, blank=True, help_text="monday's complexity budget left after this call, when it said"
+    )
     idempotency_key = models.CharField(max_length=128, blank=True)
     error = models.TextField(blank=True)
     request_body = models.TextField(blank=True)
@@ -292,6 +295,9 @@ class ApiCall(models.Model):
     class Meta:
         db_table = "ORDER_LIST_API_LOG"
         ordering = ["id"]
+        # /metrics counts requests per environment and reads the latest budget per environment from
+        # this index alone, so a scrape does not read the (large) bodies of the log.
+        indexes = [models.Index(fields=["environment", "ok", "id"], name="api_log_env_ok_id")]
 
     def __str__(self) -> str:
         return f"{self.operation} -> {self.http_status}"

@@ -545,7 +545,11 @@ class MondayClient:
     ) -> None:
         if self._recorder is None:
             return
-        complexity = (((outcome.body or {}).get("data") or {}).get("complexity") or {}).get("query")
+        budget = ((outcome.body or {}).get("data") or {}).get("complexity") or {}
+        complexity = budget.get("query")
+        remaining = budget.get("after")
+        if remaining is None:
+            remaining = responses.rate_limit_headers(outcome.headers)[0]
         error = reason or responses.alias_error_summary(outcome.errors)
         record = ApiCallRecord(
             operation=operation,
@@ -559,6 +563,7 @@ class MondayClient:
             error=error,
             request_body=payload[:RECORD_BODY_LIMIT],
             response_body=(outcome.text or outcome.transport_error)[:RECORD_BODY_LIMIT],
+            budget_remaining=int(remaining) if remaining is not None else None,
         )
         try:
             self._recorder(record)

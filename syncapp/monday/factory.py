@@ -68,6 +68,7 @@ def monday_client(
             mutations=call.mutations,
             duration_ms=call.duration_ms,
             complexity=call.complexity,
+            budget_remaining=call.budget_remaining,
             idempotency_key=call.idempotency_key,
             error=call.error[:2000],
             request_body=call.request_body[:MAX_LOG_BODY],

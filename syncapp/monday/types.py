@@ -42,6 +42,7 @@ class ApiCallRecord:
     error: str
     request_body: str
     response_body: str
+    budget_remaining: int | None = None  # monday's complexity budget left after the call, when it said
 
 
 @dataclass
