@@ -5,6 +5,7 @@ from django.urls import path
 
 from syncapp.login_throttle import ThrottledAuthenticationForm
 from syncapp.views import audit, dashboard, environments, orders, preflight, rollback, runbooks, runs
+from syncapp.views.schedules import schedule_detail, schedule_pause_view, schedule_resume_view
 
 urlpatterns = [
     path(
@@ -39,6 +40,9 @@ urlpatterns = [
     path("environments/", environments.environments, name="environments"),
     path("environments/<str:name>/check/", environments.environment_check, name="environment_check"),
     path("environments/<str:name>/switch/", environments.environment_switch_view, name="environment_switch"),
+    path("environments/<str:name>/schedule/", schedule_detail, name="schedule_detail"),
+    path("environments/<str:name>/schedule/pause/", schedule_pause_view, name="schedule_pause"),
+    path("environments/<str:name>/schedule/resume/", schedule_resume_view, name="schedule_resume"),
     # audit
     path("audit/", audit.audit_log, name="audit_log"),
     # production readiness

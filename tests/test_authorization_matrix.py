@@ -57,6 +57,10 @@ EXPECTED = {
     "environments": page(),
     "environment_check": action(ADMIN),
     "environment_switch": {"get": ADMIN, "post": ADMIN},
+    # Everyone reads a schedule; admins set, pause and resume it.
+    "schedule_detail": {"get": EVERYONE_SIGNED_IN, "post": ADMIN},
+    "schedule_pause": action(ADMIN),
+    "schedule_resume": action(ADMIN),
     "audit_log": page(),
     "preflight": {"get": OPS_AND_UP, "post": OPS_AND_UP},
     "run_rollback": page(OPS_AND_UP),

@@ -4,6 +4,7 @@ from syncapp.models.api import ApiIdempotencyKey, ApiToken
 from syncapp.models.console import AuditEntry, ConsoleSettings, LoginFailure, StepTick, Walkthrough
 from syncapp.models.health import WorkerHeartbeat
 from syncapp.models.reconcile import ReconcileFinding
+from syncapp.models.schedules import ScheduleSlot, SyncSchedule
 from syncapp.models.orders import ActionType, FactOrderList, OrderLine, StagedOrder, SyncState
 from syncapp.models.sync import (
     ApiCall,
@@ -32,10 +33,12 @@ __all__ = [
     "OrderLine",
     "ReconcileFinding",
     "RowResult",
+    "ScheduleSlot",
     "StagedOrder",
     "StepTick",
     "SubitemLink",
     "SyncRun",
+    "SyncSchedule",
     "SyncState",
     "Walkthrough",
     "WorkerHeartbeat",
