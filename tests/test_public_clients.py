@@ -173,9 +173,11 @@ def test_monday_sdk_moves_archives_and_deletes_items(emulator, official_sdk):
     official_sdk.items.delete_item_by_id(ids[2])
     remaining = official_sdk.items.fetch_items_by_id(ids)
 
+    # Without exclude_nonactive monday answers archived and deleted items too, `state` saying which.
     assert [(i.id, i.state, i.group.id) for i in remaining] == [
         (ids[0], "active", group),
         (ids[1], "archived", "topics"),
+        (ids[2], "deleted", "topics"),
     ]
     assert emulator.state.item(ids[2]) is None
     assert_every_request_answered(emulator)
