@@ -35,6 +35,8 @@ from tests.sync_helpers import (
     AAG_COLUMN,
     DEV_ITEMS,
     PROD_ITEMS,
+    QTY_COLUMN,
+    SIZE_COLUMN,
     board,
     duplicates,
     only_po_pending,
@@ -352,3 +354,46 @@ def test_it_repairs_from_the_command_line(synced, capsys):
     assert [f.kind for f in ReconcileFinding.objects.filter(run=SyncRun.objects.filter(kind="reconcile").first())] == [
         "duplicate"
     ]
+
+
+def test_it_repairs_sizes_and_leaves_a_size_a_person_added(synced):
+    links = list(ItemLink.objects.filter(environment="development").order_by("aag_order_number"))
+    first, second = (
+        list(SubitemLink.objects.filter(environment="development", record_uuid=link.record_uuid, qty__gt=0))
+        for link in links[:2]
+    )
+    gone, relabelled = first[0], second[0]
+    other_size = next(s.size_code for s in second if s.size_code != relabelled.size_code)
+    graphql(synced, "mutation ($i: ID) { delete_item(item_id: $i) { id } }", {"i": str(gone.monday_subitem_id)})
+    graphql(
+        synced,
+        "mutation ($b: ID!, $i: ID, $v: JSON!) { change_multiple_column_values(board_id: $b, item_id: $i, "
+        "column_values: $v) { id } }",
+        {"b": "9609317948", "i": str(relabelled.monday_subitem_id), "v": f'{{"{SIZE_COLUMN}": "{other_size}"}}'},
+    )
+    added = graphql(
+        synced,
+        'mutation ($p: ID!, $v: JSON) { create_subitem(parent_item_id: $p, item_name: "Size 4XL", column_values: $v, '
+        "create_labels_if_missing: true) { id } }",
+        {"p": str(links[2].monday_item_id), "v": f'{{"{SIZE_COLUMN}": "4XL", "{QTY_COLUMN}": "3"}}'},
+    )["create_subitem"]
+    reconcile = _reconcile()
+    found = {(f.aag_order_number, f.kind, f.size_code) for f in _findings(reconcile)}
+    assert found == {
+        (links[0].aag_order_number, "missing", gone.size_code),
+        (links[1].aag_order_number, "size_drift", relabelled.size_code),
+        (links[2].aag_order_number, "size_drift", "4XL"),
+    }, found
+
+    repair = _repair(reconcile)
+
+    by_size = {f.size_code: f for f in _findings(reconcile)}
+    assert by_size[gone.size_code].status == "repaired" and "created" in by_size[gone.size_code].message
+    assert by_size[relabelled.size_code].status == "repaired", by_size[relabelled.size_code].message
+    assert by_size["4XL"].status == "not_ours" and "not create" in by_size["4XL"].message
+    items = {i.values.get(AAG_COLUMN): i for i in board(synced, DEV_ITEMS)}
+    assert items[links[0].aag_order_number].subitems[f"Size {gone.size_code}"]["qty"] == str(gone.qty)
+    assert items[links[1].aag_order_number].subitems[f"Size {relabelled.size_code}"]["size"] == relabelled.size_code
+    assert items[links[2].aag_order_number].subitems["Size 4XL"]["id"] == added["id"], "the person's size stays"
+    assert [(f.kind, f.size_code) for f in _findings(_reconcile())] == [("size_drift", "4XL")]
+    assert repair.subitems_written == 1 and repair.failed_count == 0

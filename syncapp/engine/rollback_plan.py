@@ -74,9 +74,9 @@ class RollbackStep:
             return f"delete group {self.label!r} ({self.monday_id}) if nothing is left in it"
         if self.kind == UNARCHIVE_BY_HAND:
             return (
-                f"by hand: item {self.monday_id} {self.label} was archived as a duplicate, and monday's API cannot "
-                "un-archive it. If it is wanted back, restore it in monday from the board's archive (board menu, "
-                "Archive; monday keeps it 30 days)"
+                f"by hand: item {self.monday_id} {self.label} was archived by the repair (a duplicate orderops made, "
+                "or a size the order does not have), and monday's API cannot un-archive it. If it is wanted back, "
+                "restore it in monday from the board's archive (board menu, Archive; monday keeps it 30 days)"
             )
         if self.kind == RESTORE_QTY:
             if self.note:
