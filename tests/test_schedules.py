@@ -440,3 +440,13 @@ def test_the_console_asks_for_the_board_to_schedule_production(admin_client_, op
     assert SyncSchedule.objects.get(environment="production").confirmed_board_id == int(PROD_ITEMS)
     assert ops_client.post(reverse("schedule_pause", args=["production"])).status_code == 403
     assert SyncSchedule.objects.get().enabled
+
+    admin_client_.post(reverse("schedule_pause", args=["production"]))
+    resume = reverse("schedule_resume", args=["production"])
+    html = admin_client_.post(resume, {"confirm_board": "Development board"}).content.decode()
+    assert 'data-testid="schedule-confirm-error"' in html and "Resume the production schedule" in html
+    assert not SyncSchedule.objects.get().enabled
+    admin_client_.post(resume, {"confirm_board": "Customer Master Schedule"})
+    assert SyncSchedule.objects.get().enabled
+    page = ops_client.get(reverse("schedule_detail", args=["production"])).content.decode()
+    assert "after each refresh" not in page and "<code>5 * * * *</code>" in page and "schedule-set" not in page

@@ -60,7 +60,7 @@ MANAGE_PERMISSION = "switch_environment"
 # A cron firing this late was held back by downtime (django-q2 fires it once when a cluster starts).
 MISSED_AFTER = timedelta(minutes=10)
 # A tick that has held its schedule this long died with its worker; the next tick may take over.
-TICK_STALE_AFTER = timedelta(hours=2)
+TICK_STALE_AFTER = timedelta(minutes=30)
 CRON_EXAMPLE = '"5 * * * *" (five past every hour)'
 
 
