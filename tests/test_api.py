@@ -108,6 +108,10 @@ def test_it_refuses_what_the_console_refuses(api):
         ({"pos": ["4755"]}, "environment"),
         ({**PO_4755, "po": ["4755"]}, "po"),
         ({**PO_4755, "dry_run": "yes"}, "dry_run"),
+        # PostgreSQL refuses a NUL byte in text: it must be the caller's 400, never the server's 500.
+        ({**PO_4755, "customer": "GREY\x00SON"}, "customer"),
+        ({**PO_4755, "pos": ["47\x0055"]}, "pos"),
+        ({**PO_4755, "n\x00pe": 1}, "n\x00pe"),
     ]:
         body = _refusal(ops.post_sync(request), 400, "invalid")
         assert list(body["errors"]) == [field] and body["errors"][field][0], (request, body)
@@ -131,7 +135,8 @@ def test_it_refuses_what_the_console_refuses(api):
 
     refused = AuditEntry.objects.filter(action="sync_refused")
     assert {e.actor_name for e in refused} == {"api:ops-bot", "api:admin-bot"}
-    assert refused.filter(actor_name="api:ops-bot", via="api").count() >= 8, "every refused call is audited"
+    assert refused.filter(actor_name="api:ops-bot", via="api").count() >= 11, "every refused call is audited"
+    assert refused.filter(summary__contains="n?pe").exists(), "what was sent is kept printable in the log"
     assert api["ops"].session.get(f"{api['url']}/api/v1/runs/1", headers={"Authorization": ""}).status_code == 401
 
 

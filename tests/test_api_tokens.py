@@ -127,3 +127,21 @@ def test_it_refuses_bad_and_taken_names():
     with pytest.raises(CommandError, match="already exists"):
         _command("create", "--name", "squatter", "--role", "ops")
     assert ApiToken.objects.count() == 1
+
+
+def test_it_checks_a_tokens_permissions_like_a_persons():
+    secret = token_create("narrowed", "ops")
+    user = ApiToken.objects.get(name="narrowed").user
+    user.groups.clear()  # the token is valid, but its user may no longer see runs
+    response = _get("/api/v1/runs/1", secret)
+    assert response.status_code == 403 and response.json()["code"] == "permission_denied"
+    assert "api:narrowed may not see runs" in response.json()["detail"]
+    posted = Client().post(
+        "/api/v1/syncs",
+        {"environment": "development", "dry_run": True},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert posted.status_code == 403 and "may not use orderops" in posted.json()["detail"]
+    refused = AuditEntry.objects.get(action="sync_refused")
+    assert (refused.actor_name, refused.via, refused.details["token"]) == ("api:narrowed", "api", "narrowed")

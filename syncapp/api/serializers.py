@@ -30,13 +30,21 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+def _plain_text(value: object, what: str) -> None:
+    """Control characters and lone surrogates are no part of a name or a PO number, and the databases
+    refuse some of them (PostgreSQL a NUL byte): refused here, before they reach a run or the audit log."""
+    if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise serializers.ValidationError(f"{what} has a control or invalid character; send plain text.")
+
+
 @extend_schema_field(
     {"type": "string", "description": "One customer's name (case and outer spaces ignored); omit for every customer."}
 )
 class CustomerField(serializers.Field):
-    """Passed to Scope.parse as sent; it names what is wrong."""
+    """Passed to Scope.parse as sent (it names what is wrong), once it is known to be plain text."""
 
     def to_internal_value(self, data):
+        _plain_text(data, "The customer name")
         return data
 
 
@@ -48,9 +56,11 @@ class CustomerField(serializers.Field):
     }
 )
 class PosField(serializers.Field):
-    """Passed to Scope.parse as sent; it names what is wrong."""
+    """Passed to Scope.parse as sent (it names what is wrong), once its PO numbers are plain text."""
 
     def to_internal_value(self, data):
+        for po in data if isinstance(data, list) else []:
+            _plain_text(po, "A PO number")
         return data
 
 

@@ -155,13 +155,29 @@ def api_token_authenticate(*, secret: str) -> ApiToken:
 def api_call_audit(
     *, token: ApiToken, action: str, summary: str, target_type: str = "", target_id: object = "", details: dict
 ) -> None:
-    """The audit entry of an API call, in the token's name (its service user, via "api")."""
+    """The audit entry of an API call, in the token's name (its service user, via "api"). What the
+    caller sent is kept printable: a NUL byte or a lone surrogate in a refused request would make the
+    database refuse the audit entry itself."""
     audit_record(
         actor=token.user,
         via="api",
         action=action,
         target_type=target_type,
-        target_id=target_id,
-        summary=summary,
-        details={"token": token.name, **details},
+        target_id=printable(str(target_id))[:100],
+        summary=printable(summary),
+        details=printable({"token": token.name, **details}),
     )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(value):
+    """`value` (text, or lists and dicts of it) with control characters and lone surrogates replaced."""
+    if isinstance(value, str):
+        return _CONTROL.sub("?", value.encode("utf-8", "replace").decode("utf-8"))
+    if isinstance(value, dict):
+        return {printable(str(k)): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value

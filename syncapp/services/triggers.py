@@ -28,6 +28,7 @@ from syncapp.domain.errors import PermissionRefusedError, RunBusyError, RunRefus
 from syncapp.domain.scope import Scope, ScopeError
 from syncapp.models import ApiIdempotencyKey, ApiToken, SyncRun
 from syncapp.services.access import sync_permissions_require
+from syncapp.services.api_tokens import printable
 from syncapp.services.audit import audit_record
 from syncapp.services.merge import MergeError, MergeReport, orders_merge
 from syncapp.services.sync import sync_run_create
@@ -107,7 +108,7 @@ def sync_trigger(
             via=via,
             action="sync_refused",
             environment=environment if environment in ENVIRONMENTS else "",
-            summary=f"{'dry run' if dry_run else 'sync'} refused: {refusal}",
+            summary=printable(f"{'dry run' if dry_run else 'sync'} refused: {refusal}"),
             details={"refusal": type(refusal).__name__, **({"token": token.name} if token else {})},
         )
         raise
