@@ -101,7 +101,10 @@ def test_it_names_exactly_the_six_hand_edited_lines_with_their_kinds(synced):
     assert drift.order_value == drift.written_value != EDITED_VALUE
     assert drift.changed_by and drift.changed_at is not None  # from the board's activity log
     copy = by_line[edits["duplicate"].record_uuid]
-    assert copy.monday_item_id == edits["duplicate"].details["copy_item_id"] and not copy.created_by_orderops
+    # A copy of an item orderops created, whoever made the copy: orderops' to archive, its item kept.
+    assert copy.monday_item_id == edits["duplicate"].details["copy_item_id"] and copy.created_by_orderops
+    assert f"keeps item {edits['duplicate'].item_id} and archives the copy" in copy.message
+    assert "30 days" in copy.message
     moved = by_line[edits["move"].record_uuid]
     assert (moved.group_id, moved.expected_group_id) == (
         edits["move"].details["group_id"],
@@ -111,7 +114,7 @@ def test_it_names_exactly_the_six_hand_edited_lines_with_their_kinds(synced):
     qty = edits["qty"].details
     assert (size.size_code, size.monday_subitem_id) == (qty["size_code"], qty["subitem_id"])
     assert (size.board_value, size.order_value) == (str(qty["qty"] + QTY_ADDED), str(qty["qty"]))
-    assert all(f.created_by_orderops for f in findings if f.kind != "duplicate")
+    assert all(f.created_by_orderops for f in findings)
     assert run.outcome == SyncRun.Outcome.NEEDS_ATTENTION and run.summary["reconcile"]["total"] == 6
 
 
@@ -341,6 +344,26 @@ def test_it_keeps_the_linked_item_and_reports_the_copy_and_strangers_in_scope():
     assert [(f.kind, f.monday_item_id) for f in everything] == [("duplicate", 5), ("orphan", 7)]
     assert [(f.kind, f.monday_item_id) for f in greyson_only] == [("duplicate", 5)]
     assert everything[0].record_uuid == "00000000-0000-0000-0000-000000000001"
+    assert everything[0].created_by_orderops, "a copy of the item orderops created is orderops' to archive"
+    assert "keeps item 1 and archives the copy" in everything[0].message
+
+
+def test_it_leaves_copies_to_people_unless_orderops_created_the_linked_item():
+    items = [_item(1, "A-1", subitems=[_sub(11, "M", "5")]), _item(5, "A-1"), _item(6, "A-1")]
+    person_linked = _compare([_line(created_by_orderops=False)], _board(items), created_item_ids={5})
+    gone = _board(items[1:], looked_up={1: {"id": "1", "state": "deleted"}})
+    link_missing = _compare([_line()], gone)
+
+    assert [(f.kind, f.monday_item_id, f.created_by_orderops) for f in person_linked] == [
+        ("duplicate", 5, False),
+        ("duplicate", 6, False),
+    ], "the line's item was made by a person: its copies are not orderops' (even one orderops made)"
+    assert "which orderops did not create" in person_linked[0].message and "by hand" in person_linked[0].message
+    assert [(f.kind, f.monday_item_id, f.created_by_orderops) for f in link_missing] == [
+        ("missing", 1, True),
+        ("duplicate", 6, False),
+    ], "the oldest item is kept while the linked one is gone; nothing is archived before the line is linked"
+    assert "link the line again first" in link_missing[1].message
 
 
 def test_it_reports_an_item_in_another_group():

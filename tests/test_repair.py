@@ -1,6 +1,7 @@
 """Repairing a board from a reconcile's findings, against the emulator over real HTTP: the six hand
-edits put back, board_wins columns kept for review, items people made left alone, production's
-permission and confirmation, and a repair rolled back like a sync run."""
+edits put back (a copy of orderops' item archived), board_wins columns kept for review, copies of
+items orderops did not create left alone, production's permission and confirmation, and a repair
+rolled back like a sync run."""
 
 from __future__ import annotations
 
@@ -100,15 +101,19 @@ def _links_alive(emulator) -> list[str]:
     ]
 
 
-def _made_by_orderops_copy(emulator) -> tuple[ItemLink, int]:
-    """A second item of one order line that orderops created: the line's link moved to a copy of its
-    item (as when a lost link was found again on another item), the item orderops created left over."""
-    link = ItemLink.objects.filter(environment="development").order_by("aag_order_number").last()
-    copy = graphql(
+def _duplicate(emulator, item_id: int) -> dict:
+    """A person's duplicate_item on the board: the copy, with its subitems."""
+    return graphql(
         emulator,
         "mutation ($b: ID!, $i: ID) { duplicate_item(board_id: $b, item_id: $i) { id subitems { id name } } }",
-        {"b": DEV_ITEMS, "i": str(link.monday_item_id)},
+        {"b": DEV_ITEMS, "i": str(item_id)},
     )["duplicate_item"]
+
+
+def _link_to_copy(emulator, link: ItemLink) -> int:
+    """Link the order line to a copy of its item, sizes included (as a lost link found again on another
+    item); returns the item it was linked to."""
+    copy = _duplicate(emulator, link.monday_item_id)
     original = link.monday_item_id
     link.monday_item_id = int(copy["id"])
     link.save()
@@ -117,7 +122,14 @@ def _made_by_orderops_copy(emulator) -> tuple[ItemLink, int]:
         SubitemLink.objects.filter(
             environment="development", record_uuid=link.record_uuid, size_code=sub["name"][len(prefix) :]
         ).update(monday_subitem_id=int(sub["id"]), parent_item_id=int(copy["id"]))
-    return link, original
+    return original
+
+
+def _made_by_orderops_copy(emulator) -> tuple[ItemLink, int]:
+    """A second item of one order line that orderops created: the line's link moved to a copy of its
+    item, the item orderops created left over."""
+    link = ItemLink.objects.filter(environment="development").order_by("aag_order_number").last()
+    return link, _link_to_copy(emulator, link)
 
 
 def test_it_repairs_the_six_hand_edits_so_a_second_reconcile_finds_no_drift(synced):
@@ -132,37 +144,45 @@ def test_it_repairs_the_six_hand_edits_so_a_second_reconcile_finds_no_drift(sync
 
     assert repair.kind == "repair" and repair.parent_id == reconcile.pk and not repair.dry_run
     assert repair.status == "completed" and repair.failed_count == 0, repair.error_message
-    statuses = {f.aag_order_number: f for f in _findings(reconcile) if f.kind != "duplicate"}
-    assert {f.status for f in statuses.values()} == {"repaired"}, [(f.kind, f.message) for f in statuses.values()]
-    assert all(f.repaired_by_run_id == repair.pk and f.repaired_at for f in statuses.values())
-    # The copy was made on monday with duplicate_item, not by orderops: left alone, as the rule says.
+    findings = _findings(reconcile)
+    assert len(findings) == 6 and {f.status for f in findings} == {"repaired"}, [
+        (f.kind, f.status, f.message) for f in findings
+    ]
+    assert all(f.repaired_by_run_id == repair.pk and f.repaired_at for f in findings)
+    # The copy a person made with duplicate_item copies orderops' item: archived, never deleted; the
+    # line's own item stays.
+    dup = edits["duplicate"]
     copy = ReconcileFinding.objects.get(run=reconcile, kind="duplicate")
-    assert copy.monday_item_id == edits["duplicate"].details["copy_item_id"] and copy.status == "not_ours"
-    assert "not create" in copy.message and "by hand" in copy.message
+    assert (copy.monday_item_id, copy.created_by_orderops) == (dup.details["copy_item_id"], True)
+    assert "archived, never deleted" in copy.message and "30 days in the board's archive" in copy.message
+    assert f"Item {dup.item_id} is kept" in copy.message
+    with synced.state.lock:
+        assert synced.state.items[str(dup.details["copy_item_id"])]["state"] == "archived"
+    assert _sent(synced, "delete_item") == 0, "a repair never deletes"
 
     after = _by_aag(synced)
+    assert sorted(after) == sorted(before), "every order line still has an item, and only those"
     for edit in edits.values():
-        items = after[edit.aag_order_number]
-        assert len(items) == (2 if edit.name == "duplicate" else 1), edit.name
-        item = next(i for i in items if int(i.id) != edits["duplicate"].details["copy_item_id"])
+        (item,) = after[edit.aag_order_number]
         old = before[edit.aag_order_number]
         assert (item.group, item.values.get(PRICE_COLUMN)) == (old.group, old.values.get(PRICE_COLUMN)), edit.name
         assert {n: s["qty"] for n, s in item.subitems.items()} == {n: s["qty"] for n, s in old.subitems.items()}
     assert int(after[edits["delete"].aag_order_number][0].id) != edits["delete"].item_id, "re-created"
+    assert int(after[dup.aag_order_number][0].id) == dup.item_id, "the linked item is kept, the copy archived"
     assert _links_alive(synced) == [], "no item lost: every order line's link names a live item"
-    assert duplicates(board(synced, DEV_ITEMS)) == [f"item {edits['duplicate'].aag_order_number} x2"]
+    assert duplicates(board(synced, DEV_ITEMS)) == []
 
     second = _reconcile()
-    left = [(f.kind, f.aag_order_number, f.monday_item_id) for f in _findings(second)]
-    dup = edits["duplicate"]
-    assert left == [("duplicate", dup.aag_order_number, dup.details["copy_item_id"])], "zero drift; the copy stays"
+    assert _findings(second) == [] and second.summary["reconcile"]["total"] == 0, "zero drift"
+    assert second.outcome == "SUCCESS"
     journal = Counter(BoardChange.objects.filter(run=repair).values_list("kind", flat=True))
     assert journal["item_created"] == 2 and journal["item_updated"] == 1 and journal["item_moved"] == 1
-    assert journal["subitem_updated"] == 1 and journal["item_archived"] == 0
-    assert repair.created_count == 2 and repair.updated_count == 3 and repair.skipped_count == 1
+    assert journal["subitem_updated"] == 1 and journal["item_archived"] == 1
+    assert repair.created_count == 2 and repair.updated_count == 3 and repair.skipped_count == 0
+    assert repair.cancelled_count == 1, "the archived copy"
     assert AuditEntry.objects.filter(action="reconcile_repair_start", target_id=str(repair.pk), via="cli").exists()
     finish = AuditEntry.objects.get(action="reconcile_repair_finish", target_id=str(repair.pk))
-    assert "5 repaired" in finish.summary and "1 not_ours" in finish.summary
+    assert "6 repaired" in finish.summary and "not_ours" not in finish.summary
 
 
 def test_it_archives_a_duplicate_orderops_created_and_leaves_no_duplicate(synced):
@@ -193,25 +213,51 @@ def test_it_archives_a_duplicate_orderops_created_and_leaves_no_duplicate(synced
         assert synced.state.items[str(original)]["state"] == "archived"
 
 
-def test_it_leaves_a_duplicate_a_person_made_alone(synced):
+def test_it_leaves_a_copy_of_an_item_orderops_did_not_create_alone(synced):
+    # The order line was linked to an item made on monday (no run created it, the journal has no
+    # ITEM_CREATED for it); the item orderops created is gone; a person then copies the line's item.
     link = ItemLink.objects.filter(environment="development").order_by("aag_order_number").first()
-    copy = graphql(
-        synced,
-        "mutation ($b: ID!, $i: ID) { duplicate_item(board_id: $b, item_id: $i) { id } }",
-        {"b": DEV_ITEMS, "i": str(link.monday_item_id)},
-    )["duplicate_item"]
+    original = _link_to_copy(synced, link)
+    ItemLink.objects.filter(pk=link.pk).update(created_by_run=None)
+    graphql(synced, "mutation ($i: ID) { delete_item(item_id: $i) { id } }", {"i": str(original)})
+    assert not BoardChange.objects.filter(kind="item_created", monday_id=str(link.monday_item_id)).exists()
+    copy = _duplicate(synced, link.monday_item_id)
     reconcile = _reconcile()
     (finding,) = _findings(reconcile)
-    assert finding.kind == "duplicate" and not finding.created_by_orderops
+    assert (finding.kind, finding.monday_item_id, finding.created_by_orderops) == ("duplicate", int(copy["id"]), False)
+    assert "orderops did not create" in finding.message
 
     repair = _repair(reconcile)
 
     finding.refresh_from_db()
-    assert finding.status == "not_ours" and str(copy["id"]) in finding.message
+    assert finding.status == "not_ours", finding.message
+    assert str(copy["id"]) in finding.message and "by hand" in finding.message
     assert repair.status == "completed" and repair.skipped_count == 1 and repair.failed_count == 0
     assert _sent(synced, "archive_item") == 0 and _sent(synced, "delete_item") == 0
-    assert len(_by_aag(synced)[link.aag_order_number]) == 2, "the person's copy is still on the board"
+    items = _by_aag(synced)[link.aag_order_number]
+    assert sorted(int(i.id) for i in items) == sorted([link.monday_item_id, int(copy["id"])]), "both stay"
     assert not BoardChange.objects.filter(run=repair).exists()
+
+
+def test_it_archives_no_copy_while_the_order_lines_item_is_missing(synced):
+    link = ItemLink.objects.filter(environment="development").order_by("aag_order_number").first()
+    first, second = _duplicate(synced, link.monday_item_id), _duplicate(synced, link.monday_item_id)
+    graphql(synced, "mutation ($i: ID) { delete_item(item_id: $i) { id } }", {"i": str(link.monday_item_id)})
+    reconcile = _reconcile()
+    found = {f.kind: f for f in _findings(reconcile)}
+    assert sorted(found) == ["duplicate", "missing"]
+    copy = found["duplicate"]
+    assert copy.monday_item_id == max(int(first["id"]), int(second["id"])) and not copy.created_by_orderops
+    assert "link the line again first" in copy.message
+
+    repair = _repair(reconcile, finding_ids=[copy.pk])
+
+    copy.refresh_from_db()
+    assert copy.status == "failed" and "nothing was archived" in copy.message and "link the line again" in copy.message
+    assert _sent(synced, "archive_item") == 0 and len(_by_aag(synced)[link.aag_order_number]) == 2
+    assert repair.failed_count == 1 and not BoardChange.objects.filter(run=repair).exists()
+    found["missing"].refresh_from_db()
+    assert found["missing"].status == "open", "only the finding asked for was settled"
 
 
 def test_it_keeps_a_board_wins_column_and_reports_it_for_review(synced, settings, tmp_path):
@@ -311,12 +357,21 @@ def test_it_rolls_a_repair_back_to_the_board_it_found(synced):
     repair = _repair(reconcile)
     assert repair.status == "completed", repair.error_message
     recreated = {edits["delete"].record_uuid, edits["archive"].record_uuid}
+    dup, copy_id = edits["duplicate"], edits["duplicate"].details["copy_item_id"]
+    plan = rollback_plan(run_id=repair.pk)
+    assert plan.counts()["items_to_unarchive_by_hand"] == 1
+    assert f"by hand: item {copy_id}" in "\n".join(plan.lines())
 
     rollback = rollback_run_create(run_id=repair.pk, via="cli")
     rollback = rollback_run_execute(rollback_run_id=rollback.pk)
 
     assert rollback.status == "completed" and rollback.outcome == "SUCCESS", rollback.error_message
     now = _by_aag(synced)
+    # monday's API cannot un-archive: the copy the repair archived stays in the board's archive, the
+    # step the plan handed to a person. Everything else is as the repair found it.
+    with synced.state.lock:
+        assert synced.state.items[str(copy_id)]["state"] == "archived"
+    edited[dup.aag_order_number] = [i for i in edited[dup.aag_order_number] if int(i.id) != copy_id]
     assert sorted(now) == sorted(edited), "the items the repair re-created are archived again"
     for aag, items in edited.items():
         assert [(i.id, i.group, i.values.get(PRICE_COLUMN)) for i in now[aag]] == [
@@ -335,7 +390,7 @@ def test_it_rolls_a_repair_back_to_the_board_it_found(synced):
     assert not ItemLink.objects.filter(environment="development", record_uuid__in=recreated).exists()
     again = sync("development")
     assert again.created_count == 2 and again.failed_count == 0
-    assert duplicates(board(synced, DEV_ITEMS)) == [f"item {edits['duplicate'].aag_order_number} x2"]
+    assert duplicates(board(synced, DEV_ITEMS)) == []
     assert _links_alive(synced) == []
 
 
@@ -348,12 +403,12 @@ def test_it_repairs_from_the_command_line(synced, capsys):
     repair = SyncRun.objects.get(kind="repair")
     assert f"repair run {repair.pk}: completed" in out and repair.requested_via == "cli"
     assert edits["edit"].aag_order_number in out
-    with pytest.raises(SystemExit) as exit_:
-        call_command("reconcile_board", "--env", "development")
-    assert exit_.value.code == 1, "the person's copy is still reported"
-    assert [f.kind for f in ReconcileFinding.objects.filter(run=SyncRun.objects.filter(kind="reconcile").first())] == [
-        "duplicate"
-    ]
+    assert "findings now repaired 6" in out and "not ours" not in out, out
+    capsys.readouterr()
+    call_command("reconcile_board", "--env", "development")  # no SystemExit: exit 0, in step
+    second = SyncRun.objects.filter(kind="reconcile").order_by("-pk").first()
+    assert "board and database are in step" in capsys.readouterr().out
+    assert not ReconcileFinding.objects.filter(run=second).exists()
 
 
 def test_it_repairs_sizes_and_leaves_a_size_a_person_added(synced):

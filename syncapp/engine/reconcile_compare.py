@@ -11,6 +11,11 @@ What is reported, per order line and per size:
   creates it).
 - orphan: an item whose AAG ORDER NUMBER matches no order line (empty included); duplicate: a second
   item with the AAG ORDER NUMBER of an order line (the linked item, else the oldest, is the line's).
+  A duplicate is orderops' to archive (created_by_orderops) when it copies orderops' record: the
+  line's linked item is among the items with that number and orderops created it (its link says a
+  run created it, or the journal has its ITEM_CREATED), whoever made the copy. A copy of an item
+  orderops did not create (a line linked to an item a person made), and any copy while the line's
+  linked item is not among them (the link is lost: the line must be linked again first), is not.
 - value_drift: a mapped column whose board value differs both from what orderops last wrote and
   from what a sync would write today. Values are compared as the text monday shows, per type
   (numbers as numbers, dates by their day). "Last written" is the journal's latest update of the
@@ -114,7 +119,8 @@ def compare(
 
     `order_lines_by_aag`: key(AAG ORDER NUMBER) -> [(record uuid, customer, PO)] for every order line
     whose number is on the board; `linked_item_ids`: every item linked on this environment;
-    `created_item_ids`: items orderops created (links and the journal); `in_scope(customer, PO)`.
+    `created_item_ids`: items orderops created (links whose run created them, and the journal's
+    ITEM_CREATED); `in_scope(customer, PO)`.
     """
     findings: list[Finding] = []
     for line in lines:
@@ -319,7 +325,7 @@ def extra_items(
                         f"no order line has the AAG ORDER NUMBER {number!r}."
                         if number
                         else "the item has no AAG ORDER NUMBER.",
-                        created_item_ids,
+                        created_by_orderops=int(item["id"]) in created_item_ids,
                         customer_name=customer,
                         po_number=po,
                     )
@@ -329,7 +335,9 @@ def extra_items(
         if len(items) < 2 or not in_scope(customer, po):
             continue
         ordered = sorted(items, key=lambda i: (int(i["id"]) not in linked_item_ids, int(i["id"])))
-        kept = ordered[0]
+        kept = int(ordered[0]["id"])
+        linked = kept in linked_item_ids
+        ours = linked and kept in created_item_ids
         for item in ordered[1:]:
             if int(item["id"]) in linked_item_ids:
                 continue  # linked to another line with the same number: that line's own item
@@ -338,9 +346,8 @@ def extra_items(
                     item,
                     board,
                     DUPLICATE,
-                    f"a second item with AAG ORDER NUMBER {item_text(item, board.aag_column)!r}; "
-                    f"the order line's item is {kept['id']}.",
-                    created_item_ids,
+                    duplicate_message(item_text(item, board.aag_column), kept, linked=linked, ours=ours),
+                    created_by_orderops=ours,
                     record_uuid=record_uuid,
                     customer_name=customer,
                     po_number=po,
@@ -349,14 +356,35 @@ def extra_items(
     return findings
 
 
-def _item_finding(item: dict, board: Board, kind: str, message: str, created: set[int], **fields) -> Finding:
+def duplicate_message(number: str, kept: int, *, linked: bool, ours: bool) -> str:
+    said = f"a second item with AAG ORDER NUMBER {number!r}"
+    if ours:
+        return (
+            f"{said}, a copy of the order line's item {kept}, which orderops created. A repair keeps item {kept} and "
+            "archives the copy (never deletes it: monday keeps it 30 days in the board's archive, where it can be "
+            "restored)."
+        )
+    if linked:
+        return (
+            f"{said}; the order line's item is {kept}, which orderops did not create (the line was linked to an "
+            "item made on monday), so a repair leaves both alone. Decide on the board which one the order "
+            "follows and archive the other by hand."
+        )
+    return (
+        f"{said} (item {kept} has it too), and neither is the order line's linked item (it is missing from the "
+        "board, or the line is not linked). A repair archives nothing here: link the line again first (repair its "
+        "missing item), then reconcile and repair again."
+    )
+
+
+def _item_finding(item: dict, board: Board, kind: str, message: str, *, created_by_orderops: bool, **fields) -> Finding:
     return Finding(
         kind=kind,
         message=message,
         aag_order_number=item_text(item, board.aag_column)[:100],
         monday_item_id=int(item["id"]),
         group_id=str(item.get("group_id") or ""),
-        created_by_orderops=int(item["id"]) in created,
+        created_by_orderops=created_by_orderops,
         **fields,
     )
 

@@ -13,7 +13,11 @@ rows, so `engine/rollback.py` undoes a repair like a sync run), then settles eac
 - value drift: the order's value is written back (order_wins), or, for a column people own on
   monday (board_wins in the configuration or on the finding), nothing is written: left for review;
 - wrong group: the item is moved back to the group it belongs in;
-- duplicate: the copy is archived (never deleted) when orderops created it, else left alone;
+- duplicate: a copy of an order line's item orderops created (a second item with its AAG ORDER
+  NUMBER, whoever made the copy) is archived, never deleted (monday keeps it 30 days in the board's
+  archive); the linked item is kept. Only items orderops created are touched that way: a copy of an
+  item orderops did not create (a line linked to an item a person made) is left alone (not_ours),
+  and while the line's linked item is not on the board nothing is archived (failed: link it first);
 - orphan: never touched.
 
 One finding's failure (monday refusing its mutation, an order line gone) settles that finding as
@@ -96,7 +100,7 @@ class RepairExecutor:
             self.progress.processed(self.settled_count(), self.board.stats())
 
     def stage_of(self, f: ReconcileFinding) -> str:
-        if f.kind == Kind.ORPHAN or (f.kind == Kind.DUPLICATE and not f.created_by_orderops):
+        if f.kind == Kind.ORPHAN:
             return "leave"
         if f.kind == Kind.VALUE_DRIFT and self.board_wins(f):
             return "leave"
@@ -179,12 +183,6 @@ class RepairExecutor:
                     "the column on monday, then correct the order or the board."
                 )
                 self.settle(f, Status.REVIEW, f"{self.label(f)}: {text}")
-            elif f.kind == Kind.DUPLICATE:
-                text = (
-                    f"item {f.monday_item_id} is a copy orderops did not create: left alone. Archive it on the "
-                    "board by hand if nobody needs it."
-                )
-                self.settle(f, Status.NOT_OURS, f"{self.label(f)}: {text}")
             else:
                 text = (
                     f"item {f.monday_item_id} matches no order line orderops synced; a repair never touches it. "
@@ -324,11 +322,16 @@ class RepairExecutor:
                 self.settle(f, Status.NOT_OURS, f"{self.label(f)}: {text}")
         self.settle_archived(targets, {str(f.pk): f for f in archive}, "size subitem")
 
-    def settle_archived(self, targets: dict, findings: dict[str, ReconcileFinding], what: str) -> None:
+    def settle_archived(
+        self, targets: dict, findings: dict[str, ReconcileFinding], what: str, *, notes: dict[str, str] | None = None
+    ) -> None:
         for key, result in self.board.archive(targets).items():
             f, monday_id = findings[key], targets[key][0]
             if result.ok:
-                text = f"{what} {monday_id} archived (monday keeps it 30 days in the board's archive)."
+                text = (
+                    f"{what} {monday_id} archived, never deleted: monday keeps it 30 days in the board's archive, "
+                    f"where it can be restored if it was wanted.{(notes or {}).get(key, '')}"
+                )
                 self.settle(f, Status.REPAIRED, f"{self.label(f)}: {text}")
             elif result.error_code == NOT_FOUND:
                 self.settle(f, Status.REPAIRED, f"{self.label(f)}: {what} {monday_id} was already gone.")
@@ -423,18 +426,51 @@ class RepairExecutor:
         return per_item
 
     def archive_duplicates(self, findings: list[ReconcileFinding]) -> None:
+        """Copies of an order line's item: archived when orderops created the line's linked item and
+        that item is on the board to keep. Decided on the links and the journal as they are now (a
+        missing item re-linked earlier in this repair counts), and only when the reconcile also
+        found the copy to be of orderops' record: what it reported as a person's is never archived."""
+        links = {self.uuid(f): self.board.item_link(self.uuid(f)) for f in findings if self.uuid(f)}
+        live = self.board.live_items([link.monday_item_id for link in links.values() if link])
         targets, by_key = {}, {}
         for f in findings:
-            copy_id = f.monday_item_id
-            if not copy_id or not self.board.created_by_orderops(copy_id, subitem=False):
-                text = f"item {copy_id} was not created by orderops: left alone. Archive it by hand if not wanted."
+            copy_id, link = f.monday_item_id, links.get(self.uuid(f))
+            kept = link.monday_item_id if link else None
+            if not copy_id:
+                self.settle(f, Status.FAILED, f"{self.label(f)}: the finding names no item. {AGAIN}")
+            elif kept is None or kept not in live:
+                text = (
+                    f"item {copy_id} carries the order line's AAG ORDER NUMBER, but the line's own item is not on "
+                    "the board, so nothing was archived: link the line again first (repair its missing item), then "
+                    "reconcile and repair again."
+                )
+                self.settle(f, Status.FAILED, f"{self.label(f)}: {text}")
+            elif copy_id == kept or ItemLink.objects.filter(environment=self.env.name, monday_item_id=copy_id).exists():
+                text = f"item {copy_id} is now an order line's linked item, so it is kept. {AGAIN}"
+                self.settle(f, Status.FAILED, f"{self.label(f)}: {text}")
+            elif not self.board.created_by_orderops(kept, subitem=False):
+                text = (
+                    f"item {copy_id} is a copy of item {kept}, which orderops did not create (the order line was "
+                    "linked to an item made on monday): both left alone. Decide on the board which one the order "
+                    f"follows and archive the other by hand; if it is item {copy_id}, archive item {kept}, then "
+                    "reconcile and repair so the line is linked to the one left."
+                )
                 self.settle(f, Status.NOT_OURS, f"{self.label(f)}: {text}")
-            elif ItemLink.objects.filter(environment=self.env.name, monday_item_id=copy_id).exists():
-                self.settle(f, Status.FAILED, f"{self.label(f)}: item {copy_id} is the line's linked item; it is kept.")
+            elif not f.created_by_orderops:
+                text = (
+                    f"the reconcile did not find item {copy_id} to be a copy of the order line's item orderops "
+                    f"created (the line's item was missing, or the board changed since), so it was not archived. "
+                    f"{AGAIN}"
+                )
+                self.settle(f, Status.FAILED, f"{self.label(f)}: {text}")
             else:
                 targets[str(f.pk)] = (copy_id, False, self.uuid(f) or None, "", f.aag_order_number)
                 by_key[str(f.pk)] = f
-        self.settle_archived(targets, by_key, "duplicate item")
+        kept_note = {
+            k: f" Item {links[self.uuid(f)].monday_item_id} is kept as the order line's item."
+            for k, f in by_key.items()
+        }
+        self.settle_archived(targets, by_key, "duplicate item", notes=kept_note)
 
     # --- the finished run --------------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ touched the same items or rows) and otherwise lists, in the order they are execu
 6. the rows to return to the state they had before the run.
 
 A repair run (kind "repair") is rolled back the same way: the items and sizes it re-created are
-removed, the values it wrote back and the items it moved are put back. A duplicate it archived
-cannot be brought back through monday's API: the plan lists it as a step for a person, in the
-board's archive in monday, and the rollback records that step as handed over.
+removed, the values it wrote back and the items it moved are put back. A duplicate it archived (a
+copy of an order line's item orderops created) cannot be brought back through monday's API: the
+plan lists it as a step for a person, in the board's archive in monday (kept there 30 days), and
+the rollback records that step as handed over.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ class RollbackStep:
             return f"delete group {self.label!r} ({self.monday_id}) if nothing is left in it"
         if self.kind == UNARCHIVE_BY_HAND:
             return (
-                f"by hand: item {self.monday_id} {self.label} was archived by the repair (a duplicate orderops made, "
-                "or a size the order does not have), and monday's API cannot un-archive it. If it is wanted back, "
-                "restore it in monday from the board's archive (board menu, Archive; monday keeps it 30 days)"
+                f"by hand: item {self.monday_id} {self.label} was archived by the repair (a copy of an order line's "
+                "item orderops created, or a size the order does not have), and monday's API cannot un-archive it. "
+                "If it is wanted back, restore it in monday from the board's archive (board menu, Archive; monday "
+                "keeps it 30 days)"
             )
         if self.kind == RESTORE_QTY:
             if self.note:
