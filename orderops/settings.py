@@ -242,3 +242,34 @@ ORDEROPS_METRICS_ALLOWED_NETWORKS = env.list("ORDEROPS_METRICS_ALLOWED_NETWORKS"
 # Load balancers and Prometheus on the host call gunicorn over plain HTTP; the HTTPS redirect would
 # answer them with a 301 instead of the status.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
+
+# --- Alerts: email and webhooks ---------------------------------------------------------------
+# Checked by syncapp/checks.py (check_alert_settings); see docs/deployment.md, "Alerts: email and
+# Microsoft Teams".
+# Where alerts link to. In production it defaults to the first named host in ALLOWED_HOSTS.
+_console_hosts = [h for h in ALLOWED_HOSTS if h and h[0] not in ".*["]
+_console_scheme = "https" if env.bool("ORDEROPS_HTTPS", default=True) else "http"
+ORDEROPS_CONSOLE_URL = env.str(
+    "ORDEROPS_CONSOLE_URL",
+    default=f"{_console_scheme}://{_console_hosts[0]}" if not DEBUG and _console_hosts else "http://127.0.0.1:8000",
+)
+ORDEROPS_ALERT_EMAILS = env.list("ORDEROPS_ALERT_EMAILS", default=[])
+# A JSON list of URLs or a comma list; parsed (and its secrets kept out of logs) by
+# syncapp/services/alert_delivery.py.
+ORDEROPS_ALERT_WEBHOOKS = env.str("ORDEROPS_ALERT_WEBHOOKS", default="")
+ORDEROPS_ALERT_PENDING_MAX_AGE_MINUTES = env.int("ORDEROPS_ALERT_PENDING_MAX_AGE_MINUTES", default=180)
+ORDEROPS_ALERT_WORKER_SILENCE_MINUTES = env.int("ORDEROPS_ALERT_WORKER_SILENCE_MINUTES", default=10)
+# Minutes before each retry of a delivery that failed; after the last one it is marked failed.
+ORDEROPS_ALERT_RETRY_MINUTES = env.list("ORDEROPS_ALERT_RETRY_MINUTES", cast=int, default=[1, 5, 15, 60])
+ORDEROPS_ALERT_WEBHOOK_TIMEOUT_SECONDS = env.float("ORDEROPS_ALERT_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="orderops@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if env.str("EMAIL_URL", default=""):
+    # e.g. smtp+tls://user:password@smtp.office365.com:587 (EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ...).
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    # The embedded setup prints mail to the worker's log instead of needing a mail server.
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+    EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)

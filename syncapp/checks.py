@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
 
+from syncapp.services.alert_delivery import email_problems, webhook_problems
 from syncapp.sync_config import config_problems
 
 
@@ -87,6 +89,83 @@ def check_health_settings(app_configs=None, **kwargs) -> list[checks.CheckMessag
                 "anyone who guesses it reads the metrics.",
                 hint="Set it to the output of python3 -c 'import secrets; print(secrets.token_urlsafe(32))'.",
                 id="orderops.E072",
+            )
+        )
+    return messages
+
+
+@checks.register("orderops")
+def check_alert_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    messages = [
+        checks.Error(
+            f"ORDEROPS_ALERT_WEBHOOKS: {problem}.",
+            hint='Set it to a JSON list of http(s) URLs (["https://..."]) or to URLs separated by commas.',
+            id="orderops.E030",
+        )
+        for problem in webhook_problems()
+    ]
+    messages += [
+        checks.Error(
+            f"ORDEROPS_ALERT_EMAILS: {problem}.",
+            hint="Set it to email addresses separated by commas, e.g. ops@example.com,it@example.com.",
+            id="orderops.E031",
+        )
+        for problem in email_problems()
+    ]
+    for name in (
+        "ORDEROPS_ALERT_PENDING_MAX_AGE_MINUTES",
+        "ORDEROPS_ALERT_WORKER_SILENCE_MINUTES",
+        "ORDEROPS_ALERT_WEBHOOK_TIMEOUT_SECONDS",
+    ):
+        if not getattr(settings, name) > 0:
+            messages.append(
+                checks.Error(
+                    f"{name} is {getattr(settings, name)}; it must be above 0.",
+                    hint=f"Set {name} to a positive number, or unset it for the default.",
+                    id="orderops.E032",
+                )
+            )
+    retries = list(settings.ORDEROPS_ALERT_RETRY_MINUTES)
+    if not retries or any(minutes <= 0 for minutes in retries):
+        messages.append(
+            checks.Error(
+                f"ORDEROPS_ALERT_RETRY_MINUTES is {','.join(map(str, retries)) or 'empty'}; it needs one or more "
+                "positive numbers of minutes.",
+                hint="Set it to minutes between the retries of a failed alert, e.g. 1,5,15,60, or unset it.",
+                id="orderops.E033",
+            )
+        )
+    console = urlsplit(settings.ORDEROPS_CONSOLE_URL)
+    if console.scheme not in ("http", "https") or not console.netloc:
+        messages.append(
+            checks.Error(
+                f"ORDEROPS_CONSOLE_URL is {settings.ORDEROPS_CONSOLE_URL!r}, not an http(s) URL; alerts link to runs "
+                "through it.",
+                hint="Set it to the console's address as people open it, e.g. https://orderops.example.com.",
+                id="orderops.E034",
+            )
+        )
+    return messages
+
+
+@checks.register("orderops", deploy=True)
+def check_alert_delivery(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    messages = []
+    if settings.ORDEROPS_ALERT_EMAILS and settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
+        messages.append(
+            checks.Warning(
+                "ORDEROPS_ALERT_EMAILS is set, but email goes to the worker's log (the console backend).",
+                hint="Set EMAIL_URL to your SMTP server, e.g. smtp+tls://user:password@smtp.office365.com:587.",
+                id="orderops.W030",
+            )
+        )
+    if urlsplit(settings.ORDEROPS_CONSOLE_URL).hostname in ("127.0.0.1", "localhost", "::1"):
+        messages.append(
+            checks.Warning(
+                f"ORDEROPS_CONSOLE_URL is {settings.ORDEROPS_CONSOLE_URL}, so links in alerts open on the reader's "
+                "own machine.",
+                hint="Set ORDEROPS_CONSOLE_URL to the console's address as people open it.",
+                id="orderops.W031",
             )
         )
     return messages

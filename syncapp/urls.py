@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from syncapp.login_throttle import ThrottledAuthenticationForm
-from syncapp.views import audit, dashboard, environments, orders, preflight, rollback, runbooks, runs
+from syncapp.views import alerts, audit, dashboard, environments, orders, preflight, rollback, runbooks, runs
 from syncapp.views.schedules import schedule_detail, schedule_pause_view, schedule_resume_view
 
 urlpatterns = [
@@ -45,6 +45,9 @@ urlpatterns = [
     path("environments/<str:name>/schedule/resume/", schedule_resume_view, name="schedule_resume"),
     # audit
     path("audit/", audit.audit_log, name="audit_log"),
+    # alerts
+    path("alerts/", alerts.alerts_list, name="alerts"),
+    path("alerts/test/", alerts.alerts_test, name="alerts_test"),
     # production readiness
     path("preflight/", preflight.preflight, name="preflight"),
     # runbooks and walkthroughs

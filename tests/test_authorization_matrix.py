@@ -62,6 +62,9 @@ EXPECTED = {
     "schedule_pause": action(ADMIN),
     "schedule_resume": action(ADMIN),
     "audit_log": page(),
+    # Everyone with the console reads the alert history; admins send a test alert.
+    "alerts": page(),
+    "alerts_test": action(ADMIN),
     "preflight": {"get": OPS_AND_UP, "post": OPS_AND_UP},
     "run_rollback": page(OPS_AND_UP),
     "run_rollback_start": action(OPS_AND_UP),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from syncapp.models.alerts import Alert, AlertDelivery
 from syncapp.models.api import ApiIdempotencyKey, ApiToken
 from syncapp.models.console import AuditEntry, ConsoleSettings, LoginFailure, StepTick, Walkthrough
 from syncapp.models.health import WorkerHeartbeat
@@ -19,6 +20,8 @@ from syncapp.models.sync import (
 
 __all__ = [
     "ActionType",
+    "Alert",
+    "AlertDelivery",
     "ApiCall",
     "ApiIdempotencyKey",
     "ApiToken",

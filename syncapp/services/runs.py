@@ -34,6 +34,7 @@ from syncapp.engine.sync_run import SyncRunExecutor
 from syncapp.models import BoardChange, RowResult, SyncRun
 from syncapp.monday.errors import MondayError
 from syncapp.selectors.runs import INTERRUPTED_CODE, customer_outcomes
+from syncapp.services.alerts import alerts_enqueue_run
 from syncapp.services.audit import audit_record
 from syncapp.services.confirmation import production_confirmation_require
 from syncapp.sync_config import EnvironmentConfig, get_sync_config
@@ -190,6 +191,7 @@ def _finish(run: SyncRun, executor, *, status: str, error: str = "") -> None:
         fields["outcome"] = SyncRun.Outcome.FAILED
     SyncRun.objects.filter(pk=run.pk).update(**fields)
     run.refresh_from_db()
+    alerts_enqueue_run(run_id=run.pk)  # queued on commit; it never raises into the run
     if executor is not None:
         entry = executor.finish_audit(status=status, error=run.error_message)
     elif run.kind == SyncRun.Kind.ROLLBACK:  # it could not even be set up; a rollback's end is still audited
@@ -249,6 +251,7 @@ def runs_release_stale() -> list[int]:
             error_message="the worker running this sync stopped (no heartbeat); its rows were released",
         ):
             rows_release(run=run, reason="the worker running this sync stopped.")
+            alerts_enqueue_run(run_id=run.pk)
             released.append(run.pk)
     return released
 
