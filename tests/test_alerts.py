@@ -117,7 +117,9 @@ def test_dry_runs_and_cancelled_runs_neither_open_nor_resolve(monday, django_cap
         key="run_failed:development", condition="run_failed", environment="development", title="t", message="m"
     )
     preview = sync_run_create(environment="development", scope=Scope(), dry_run=True, enqueue=False)
-    preview = sync_run_execute(run_id=preview.pk)
+    with django_capture_on_commit_callbacks() as queued:
+        preview = sync_run_execute(run_id=preview.pk)
+    assert preview.status == "completed" and queued == [], "a preview queues no evaluation"
     assert _evaluate(django_capture_on_commit_callbacks, preview) == []
     cancelled = SyncRun.objects.create(
         environment="development", items_board_id=1, subitems_board_id=2, status="cancelled", finished_at=timezone.now()

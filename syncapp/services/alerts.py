@@ -206,9 +206,12 @@ def _opened_by(alert: Alert) -> str:
 # --- a finished run ------------------------------------------------------------------------------
 
 
-def alerts_enqueue_run(*, run_id: int) -> None:
+def alerts_enqueue_run(*, run_id: int, kind: str = SyncRun.Kind.SYNC, dry_run: bool = False) -> None:
     """Called by the run lifecycle as a run ends: evaluate its alerts once it is committed. Never
-    raises: an alert that cannot be queued is logged, and the run ends as it would have."""
+    raises: an alert that cannot be queued is logged, and the run ends as it would have. Previews
+    and rollbacks bear on no condition, so they queue nothing."""
+    if dry_run or kind not in ALERTED_KINDS:
+        return
     try:
         transaction.on_commit(lambda: _enqueue_evaluation(run_id), robust=True)
     except Exception:

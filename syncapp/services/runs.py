@@ -191,7 +191,7 @@ def _finish(run: SyncRun, executor, *, status: str, error: str = "") -> None:
         fields["outcome"] = SyncRun.Outcome.FAILED
     SyncRun.objects.filter(pk=run.pk).update(**fields)
     run.refresh_from_db()
-    alerts_enqueue_run(run_id=run.pk)  # queued on commit; it never raises into the run
+    alerts_enqueue_run(run_id=run.pk, kind=run.kind, dry_run=run.dry_run)  # on commit; never raises into the run
     if executor is not None:
         entry = executor.finish_audit(status=status, error=run.error_message)
     elif run.kind == SyncRun.Kind.ROLLBACK:  # it could not even be set up; a rollback's end is still audited
@@ -251,7 +251,7 @@ def runs_release_stale() -> list[int]:
             error_message="the worker running this sync stopped (no heartbeat); its rows were released",
         ):
             rows_release(run=run, reason="the worker running this sync stopped.")
-            alerts_enqueue_run(run_id=run.pk)
+            alerts_enqueue_run(run_id=run.pk, kind=run.kind, dry_run=run.dry_run)
             released.append(run.pk)
     return released
 
