@@ -1,6 +1,6 @@
 """docs/deployment.md, executed: its command sequences, environment file and unit files on SQLite.
 
-The blocks titled install, upgrade and rollback-release run as written, in order, from the project
+The blocks titled install, backup, upgrade and rollback-release run as written, in order, from the project
 directory, in production mode (DJANGO_DEBUG=false) with the documented environment file. Only what
 cannot exist here is replaced: SQL Server becomes a temporary SQLite file (with the order tables
 unmanaged, as on SQL Server), and the paths under /srv/orderops become this checkout. pip runs with
@@ -131,6 +131,7 @@ def test_it_installs_upgrades_and_rolls_back_a_release_as_documented(server):
     assert _applied(db) == set(migrations)
     assert (Path(env["STATIC_ROOT"]) / "admin" / "css" / "base.css").exists()
 
+    _run_block("backup", env)
     _run_block("upgrade", env)
     backups = list(Path(env["BACKUP_DIR"]).glob("orderops-*.json.gz"))
     assert len(backups) == 1
@@ -141,6 +142,8 @@ def test_it_installs_upgrades_and_rolls_back_a_release_as_documented(server):
     # Undo the newest migration, as when going back to the release before it, then upgrade again.
     _run_block("rollback-release", {**env, "PREVIOUS_MIGRATION": migrations[-2]})
     assert _applied(db) == set(migrations[:-1])
+    # Back on the previous release the export would run with that release's code, which this checkout
+    # cannot be; the upgrade steps that follow the checkout are the same.
     _run_block("upgrade", env)
     assert _applied(db) == set(migrations)
     assert not ORDER_TABLES & _tables(db)

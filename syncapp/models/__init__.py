@@ -4,9 +4,9 @@ from syncapp.models.alerts import Alert, AlertDelivery
 from syncapp.models.api import ApiIdempotencyKey, ApiToken
 from syncapp.models.console import AuditEntry, ConsoleSettings, LoginFailure, StepTick, Walkthrough
 from syncapp.models.health import WorkerHeartbeat
+from syncapp.models.orders import ActionType, FactOrderList, OrderLine, StagedOrder, SyncState
 from syncapp.models.reconcile import ReconcileFinding
 from syncapp.models.schedules import ScheduleSlot, SyncSchedule
-from syncapp.models.orders import ActionType, FactOrderList, OrderLine, StagedOrder, SyncState
 from syncapp.models.sync import (
     ApiCall,
     BoardChange,
