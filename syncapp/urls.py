@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from syncapp.login_throttle import ThrottledAuthenticationForm
-from syncapp.views import alerts, audit, dashboard, environments, orders, preflight, rollback, runbooks, runs
+from syncapp.views import alerts, audit, dashboard, environments, orders, preflight, reconcile, rollback, runbooks, runs
 from syncapp.views.schedules import schedule_detail, schedule_pause_view, schedule_resume_view
 
 urlpatterns = [
@@ -43,6 +43,17 @@ urlpatterns = [
     path("environments/<str:name>/schedule/", schedule_detail, name="schedule_detail"),
     path("environments/<str:name>/schedule/pause/", schedule_pause_view, name="schedule_pause"),
     path("environments/<str:name>/schedule/resume/", schedule_resume_view, name="schedule_resume"),
+    # reconcile
+    path("environments/<str:name>/reconcile/", reconcile.environment_reconcile, name="environment_reconcile"),
+    path(
+        "environments/<str:name>/reconcile/start/",
+        reconcile.environment_reconcile_start,
+        name="environment_reconcile_start",
+    ),
+    path("reconcile/<int:run_id>/", reconcile.reconcile_detail, name="reconcile_detail"),
+    path("reconcile/<int:run_id>/progress/", reconcile.reconcile_progress, name="reconcile_progress"),
+    path("reconcile/<int:run_id>/findings.csv", reconcile.reconcile_findings_csv, name="reconcile_findings_csv"),
+    path("reconcile/<int:run_id>/repair/", reconcile.reconcile_repair, name="reconcile_repair"),
     # audit
     path("audit/", audit.audit_log, name="audit_log"),
     # alerts

@@ -61,6 +61,13 @@ EXPECTED = {
     "schedule_detail": {"get": EVERYONE_SIGNED_IN, "post": ADMIN},
     "schedule_pause": action(ADMIN),
     "schedule_resume": action(ADMIN),
+    # Reconcile reads a board with its token: the permission to sync there starts one or repairs it.
+    "environment_reconcile": page(),
+    "environment_reconcile_start": action(OPS_AND_UP),
+    "reconcile_detail": page(),
+    "reconcile_progress": page(),
+    "reconcile_findings_csv": page(),
+    "reconcile_repair": action(OPS_AND_UP),
     "audit_log": page(),
     # Everyone with the console reads the alert history; admins send a test alert.
     "alerts": page(),

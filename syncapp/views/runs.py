@@ -81,6 +81,8 @@ def _live_context(run: SyncRun) -> dict:
 @permission_required_403("view_console")
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = run_or_404(run_id)
+    if run.kind == SyncRun.Kind.RECONCILE:  # its findings have their own page (views/reconcile.py)
+        return redirect("reconcile_detail", run_id=run.pk)
     try:
         env = environment_config(run.environment)
     except ConfigError:
