@@ -10,7 +10,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -25,6 +25,7 @@ from syncapp.domain.scope import Scope
 from syncapp.models import AuditEntry, FactOrderList, ScheduleSlot, SyncRun, SyncSchedule
 from syncapp.order_tables import STAGING_TABLE, db_uuid, sql_name
 from syncapp.selectors.staging import fingerprint_sql, staging_fingerprint
+from syncapp.services.reconcile import reconcile_run_execute
 from syncapp.services.schedules import (
     SCHEDULER_USERNAME,
     ScheduleError,
@@ -36,7 +37,7 @@ from syncapp.services.schedules import (
 )
 from syncapp.services.sync import sync_run_create, sync_run_execute
 from tests.sqlserver_helpers import on_sql_server
-from tests.sync_helpers import PROD_ITEMS, point_at, set_staged, stage_and_merge
+from tests.sync_helpers import PROD_ITEMS, point_at, set_staged, stage_and_merge, sync
 
 pytestmark = pytest.mark.django_db
 TICK = "syncapp.tasks.schedules.schedule_tick_task"
@@ -450,3 +451,119 @@ def test_the_console_asks_for_the_board_to_schedule_production(admin_client_, op
     assert SyncSchedule.objects.get().enabled
     page = ops_client.get(reverse("schedule_detail", args=["production"])).content.decode()
     assert "after each refresh" not in page and "<code>5 * * * *</code>" in page and "schedule-set" not in page
+
+
+# --- the reconcile job ---------------------------------------------------------------------------
+
+
+def test_a_reconcile_schedule_fires_a_reconcile_of_the_whole_board_as_the_scheduler(staged, admin_user):
+    sync("development", pos=["4755"])
+    schedule = schedule_set(environment="development", job="reconcile", cron="30 2 * * *", actor=admin_user)
+    q = Schedule.objects.get(pk=schedule.q_schedule_id)
+    assert (q.name, q.schedule_type, q.cron, q.args) == (
+        "orderops reconcile development",
+        Schedule.CRON,
+        "30 2 * * *",
+        str(schedule.pk),
+    )
+    set_staged(_first_staged()[0], "CUSTOMER ALT PO", "ALT-NOT-MERGED")
+
+    slot = _tick(schedule)
+    run = slot.run
+    assert slot.outcome == "started" and slot.merge_summary == ""
+    assert (run.kind, run.requested_via, run.requested_by.username, run.scope, run.dry_run) == (
+        "reconcile",
+        "schedule",
+        "scheduler",
+        {},
+        True,
+    )
+    assert not AuditEntry.objects.filter(action="merge_orders", via="schedule").exists(), "a reconcile merges nothing"
+    assert AuditEntry.objects.filter(action="reconcile_start", via="schedule", actor_name="scheduler").count() == 1
+    run = reconcile_run_execute(run_id=run.pk)
+    assert run.status == "completed" and run.summary["reconcile"]["lines_compared"] == 7
+    assert _tick(schedule) is None, "a replayed slot starts nothing"
+    assert SyncRun.objects.filter(kind="reconcile").count() == 1
+
+
+def test_a_reconcile_slot_is_skipped_while_the_board_is_busy(staged, admin_user):
+    busy = sync_run_create(environment="development", scope=Scope.parse(pos=["4755"]), dry_run=False, enqueue=False)
+    schedule = schedule_set(environment="development", job="reconcile", cron="30 2 * * *", actor=admin_user)
+    slot = _tick(schedule)
+    assert slot.outcome == "overlap" and slot.run == busy
+    assert f"Run {busy.pk} was using the Development board, so no reconcile was queued" in slot.message
+    assert not SyncRun.objects.filter(kind="reconcile").exists()
+    assert "skipped: another run was writing" in AuditEntry.objects.get(action="schedule_slot").summary
+
+    sync_run_execute(run_id=busy.pk)
+    started = _tick(schedule, minutes_ago=-60)
+    assert started.outcome == "started"
+    still_reading = _tick(schedule, minutes_ago=-120)
+    assert still_reading.outcome == "overlap" and still_reading.run == started.run, "one reconcile at a time"
+    assert SyncRun.objects.filter(kind="reconcile").count() == 1
+
+
+def test_a_reconcile_schedule_is_cron_only_and_production_needs_the_typed_board(admin_user):
+    with pytest.raises(ScheduleError) as refused:
+        schedule_set(environment="development", job="reconcile", after_refresh=True, actor=admin_user)
+    assert refused.value.field == "mode" and "runs on a cron expression only" in str(refused.value)
+    assert not SyncSchedule.objects.exists() and not _q_schedules().exists()
+
+    with pytest.raises(ProductionConfirmationError, match="To schedule reconciles by themselves on production"):
+        schedule_set(environment="production", job="reconcile", cron="30 2 * * *", actor=admin_user)
+    schedule = schedule_set(
+        environment="production", job="reconcile", cron="30 2 * * *", actor=admin_user, confirm_text=PROD_ITEMS
+    )
+    assert schedule.confirmed_board_id == int(PROD_ITEMS)
+    schedule_set(environment="production", cron="5 * * * *", actor=admin_user, confirm_text=PROD_ITEMS)
+    assert sorted(SyncSchedule.objects.values_list("job", flat=True)) == ["reconcile", "sync"]
+    entry = AuditEntry.objects.filter(action="schedule_set").order_by("id").first()
+    assert "set the reconcile schedule of" in entry.summary
+
+
+def test_the_cli_manages_the_reconcile_schedule_with_job_reconcile(db):
+    code, out, _ = _cli("show", "--env", "development", "--job", "reconcile")
+    assert code == 0 and "no reconcile schedule (set one with --cron)" in out
+    code, _, err = _cli("set", "--env", "development", "--job", "reconcile", "--after-refresh")
+    assert code == 2 and "runs on a cron expression only" in err
+    code, _, err = _cli("set", "--env", "development", "--job", "reconcile")
+    assert code == 2 and "--cron" in err and "--after-refresh" not in err
+    assert not SyncSchedule.objects.exists()
+
+    code, out, _ = _cli("set", "--env", "development", "--job", "reconcile", "--cron", "30 2 * * *")
+    assert code == 0 and "development: reconcile cron 30 2 * * * (enabled)" in out and "next firing" in out
+    code, out, _ = _cli("show", "--env", "development")
+    assert code == 0 and "no sync schedule" in out, "without --job the command is about the sync schedule"
+    code, out, _ = _cli("pause", "--env", "development", "--job", "reconcile")
+    assert code == 0 and "(paused)" in out and not SyncSchedule.objects.get(job="reconcile").enabled
+    with pytest.raises(CommandError, match="argument --job: invalid choice: 'repair'"):
+        _cli("show", "--env", "development", "--job", "repair")
+
+
+def test_the_environments_page_shows_and_manages_the_reconcile_schedule(admin_client_, ops_client):
+    html = admin_client_.get(reverse("environments")).content.decode()
+    assert 'data-testid="schedule-reconcile-development"' in html and 'data-testid="reconcile-schedule-set"' in html
+    assert 'id="cron-reconcile-development"' in html and 'id="cron-development"' in html, "ids stay unique"
+
+    url = reverse("schedule_detail", args=["development"])
+    response = admin_client_.post(url, {"job": "reconcile", "mode": "after_refresh"})
+    assert response.status_code == 400 and "runs on a cron expression only" in response.content.decode()
+    response = admin_client_.post(url, {"job": "reconcile", "mode": "cron", "cron": "30 2 * * *"}, follow=True)
+    assert "The Development reconcile schedule is set and running" in response.content.decode()
+    assert SyncSchedule.objects.get().job == "reconcile"
+
+    page = ops_client.get(url, {"job": "reconcile"}).content.decode()
+    assert "<h1>Reconcile schedule: Development</h1>" in page and "<code>30 2 * * *</code>" in page
+    assert "reconcile the whole board" in page and "reconcile-schedule-set" not in page
+    ops_html = ops_client.get(reverse("environments")).content.decode()
+    assert "No schedule: syncs to this board start only when someone starts them." in ops_html
+
+    prod = reverse("schedule_detail", args=["production"])
+    form = {"job": "reconcile", "mode": "cron", "cron": "30 2 * * *", "confirm_board": "wrong"}
+    assert 'data-testid="reconcile-schedule-confirm-error"' in admin_client_.post(prod, form).content.decode()
+    admin_client_.post(prod, {**form, "confirm_board": PROD_ITEMS})
+    assert SyncSchedule.objects.get(environment="production").confirmed_board_id == int(PROD_ITEMS)
+
+    admin_client_.post(reverse("schedule_pause", args=["development"]), {"job": "reconcile"})
+    assert not SyncSchedule.objects.get(environment="development").enabled
+    assert AuditEntry.objects.filter(action="schedule_pause", via="console").count() == 1

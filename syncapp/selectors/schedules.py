@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from syncapp.domain.states import CLAIMABLE_ACTIONS, State
-from syncapp.models import FactOrderList, ScheduleSlot, SyncSchedule
+from syncapp.models import FactOrderList, ScheduleSlot, SyncRun, SyncSchedule
 
 SLOTS_SHOWN = 10
 
@@ -47,3 +47,14 @@ def pending_exists() -> bool:
     """Whether any order line waits for a sync (PENDING INSERT/UPDATE); pending rows carry no board,
     so this is what a scheduled sync of any environment would send."""
     return FactOrderList.objects.filter(sync_state=State.PENDING, action_type__in=CLAIMABLE_ACTIONS).exists()
+
+
+def active_reconcile_for(environment: str) -> SyncRun | None:
+    """A reconcile still reading the environment's board (reconciles write nothing, so the board's
+    busy guard does not count them)."""
+    return (
+        SyncRun.objects.filter(environment=environment, kind=SyncRun.Kind.RECONCILE, status__in=SyncRun.ACTIVE_STATUSES)
+        .only("id", "environment", "status")
+        .order_by("id")
+        .first()
+    )

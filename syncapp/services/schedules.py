@@ -9,7 +9,8 @@ Each firing that matters is a `ScheduleSlot`, unique per (schedule, slot time), 
 for the same slot starts nothing. A firing runs its job from `SCHEDULE_JOBS` (extend it for another
 job) as the system user "scheduler", via "schedule". The sync job merges, then starts a sync of
 everything pending through the one run lifecycle; a board another run writes to is "skipped:
-overlap with run M", never a second queued run.
+overlap with run M", never a second queued run. The reconcile job (cron only, e.g. nightly) starts a
+reconcile of the whole board the same way; the alerts say when it found drift.
 
 The safety rules are here, for the console and the CLI alike: changing a schedule needs
 `switch_environment`; enabling one needs the environment's sync permission, and production also the
@@ -43,11 +44,12 @@ from syncapp.domain.scope import Scope
 from syncapp.models import ScheduleSlot, SyncSchedule
 from syncapp.permissions import PERMISSION_TEXT, sync_permission_for
 from syncapp.selectors.runs import active_run_for
-from syncapp.selectors.schedules import pending_exists
+from syncapp.selectors.schedules import active_reconcile_for, pending_exists
 from syncapp.selectors.staging import staging_fingerprint
 from syncapp.services.audit import audit_record
 from syncapp.services.confirmation import production_confirmation_require
 from syncapp.services.merge import MergeError, orders_merge
+from syncapp.services.reconcile import reconcile_run_create
 from syncapp.services.sync import sync_run_create
 from syncapp.sync_config import EnvironmentConfig, get_sync_config
 
@@ -111,13 +113,19 @@ def schedule_set(
     _job_require(job)
     if after_refresh and (cron or "").strip():
         raise ScheduleError("mode", "Choose a cron expression or “after each staging refresh”, not both.")
+    if after_refresh and job == SyncSchedule.Job.RECONCILE:
+        raise ScheduleError(
+            "mode",
+            'A reconcile schedule runs on a cron expression only, for example "30 2 * * *" (every night at 02:30): '
+            "a reconcile reads the whole board, which is too much to do after every hourly staging refresh.",
+        )
     if not after_refresh and not (cron or "").strip():
         raise ScheduleError(
             "cron", f"Type a cron expression, for example {CRON_EXAMPLE}, or choose “after each staging refresh”."
         )
     expression = "" if after_refresh else cron_validate(cron)
     _manage_require(actor)
-    confirmed = _enable_require(env, actor=actor, confirm_text=confirm_text)
+    confirmed = _enable_require(env, job, actor=actor, confirm_text=confirm_text)
     with transaction.atomic():
         schedule = SyncSchedule.objects.select_for_update().filter(environment=env.name, job=job).first()
         before = schedule.describe() if schedule else "no schedule"
@@ -176,7 +184,7 @@ def schedule_resume(
     env = get_sync_config().environment(environment)
     _job_require(job)
     _manage_require(actor)
-    confirmed = _enable_require(env, actor=actor, confirm_text=confirm_text)
+    confirmed = _enable_require(env, job, actor=actor, confirm_text=confirm_text)
     with transaction.atomic():
         schedule = _existing(env, job)
         if schedule.enabled:
@@ -211,12 +219,14 @@ def _manage_require(actor) -> None:
         )
 
 
-def _enable_require(env: EnvironmentConfig, *, actor, confirm_text: str) -> int | None:
-    """Refuse to enable a schedule the actor could not run by hand; returns the confirmed production board."""
+def _enable_require(env: EnvironmentConfig, job: str, *, actor, confirm_text: str) -> int | None:
+    """Refuse to enable a schedule the actor could not run by hand; returns the confirmed production board.
+    A reconcile reads the board with the same token and needs the same permission as a sync."""
     permission = sync_permission_for(env.name)
+    does = "reconciles" if job == SyncSchedule.Job.RECONCILE else "syncs to"
     if actor is not None and not actor.has_perm(f"syncapp.{permission}"):
         raise PermissionRefusedError(
-            f"A schedule syncs to the {env.label} board by itself, so enabling it needs the permission to "
+            f"A schedule {does} the {env.label} board by itself, so enabling it needs the permission to "
             f"{PERMISSION_TEXT[permission]}, which you do not have. Ask an admin. Nothing was changed."
         )
     if not env.is_production:
@@ -225,7 +235,7 @@ def _enable_require(env: EnvironmentConfig, *, actor, confirm_text: str) -> int 
         typed=confirm_text,
         board_id=env.items_board_id,
         board_name=env.items_board.name,
-        action="schedule syncs by themselves",
+        action=f"schedule {job}s by themselves",
     )
     return env.items_board_id
 
@@ -233,9 +243,8 @@ def _enable_require(env: EnvironmentConfig, *, actor, confirm_text: str) -> int 
 def _existing(env: EnvironmentConfig, job: str) -> SyncSchedule:
     schedule = SyncSchedule.objects.select_for_update().filter(environment=env.name, job=job).first()
     if schedule is None:
-        raise ScheduleError(
-            "schedule", f"{env.label} has no {job} schedule yet; set one first (a cron expression or after refresh)."
-        )
+        how = "a cron expression" if job == SyncSchedule.Job.RECONCILE else "a cron expression or after refresh"
+        raise ScheduleError("schedule", f"{env.label} has no {job} schedule yet; set one first ({how}).")
     return schedule
 
 
@@ -297,7 +306,8 @@ def schedule_tick(*, schedule_id: int, slot: datetime | str | None = None) -> Sc
     schedule = SyncSchedule.objects.filter(pk=schedule_id, enabled=True).first()
     if schedule is None:
         return None
-    fingerprint = str(staging_fingerprint())
+    # Only the sync job merges; a reconcile compares the order tables as they are.
+    fingerprint = str(staging_fingerprint()) if schedule.job == SyncSchedule.Job.SYNC else ""
     if schedule.mode == SyncSchedule.Mode.AFTER_REFRESH:
         if fingerprint == schedule.staging_fingerprint and not schedule.run_owed:
             return None
@@ -418,13 +428,7 @@ def _scheduled_sync(schedule: SyncSchedule, slot: ScheduleSlot, *, actor, finger
         slot.outcome = ScheduleSlot.Outcome.NOTHING_PENDING
         return True
     env = get_sync_config().environment(schedule.environment)
-    if env.is_production and schedule.confirmed_board_id != env.items_board_id:
-        slot.outcome = ScheduleSlot.Outcome.REFUSED
-        slot.message = (
-            f"The schedule was confirmed for production board {schedule.confirmed_board_id}, but the production "
-            f"board is now {env.items_board_id} ({env.items_board.name}). Nothing was sent. An admin resumes the "
-            "schedule (pause, then resume) typing the new board's name or id to confirm it."
-        )
+    if _board_changed(schedule, env, slot, nothing="Nothing was sent."):
         _schedule_update(schedule, run_owed=False)
         return True
     run = None
@@ -465,6 +469,48 @@ def _scheduled_sync(schedule: SyncSchedule, slot: ScheduleSlot, *, actor, finger
     return True
 
 
+def _board_changed(schedule: SyncSchedule, env: EnvironmentConfig, slot: ScheduleSlot, *, nothing: str) -> bool:
+    """A production schedule confirmed for another board than the configured one is refused (recorded in `slot`)."""
+    if not env.is_production or schedule.confirmed_board_id == env.items_board_id:
+        return False
+    slot.outcome = ScheduleSlot.Outcome.REFUSED
+    slot.message = (
+        f"The schedule was confirmed for production board {schedule.confirmed_board_id}, but the production "
+        f"board is now {env.items_board_id} ({env.items_board.name}). {nothing} An admin resumes the "
+        "schedule (pause, then resume) typing the new board's name or id to confirm it."
+    )
+    return True
+
+
+def _scheduled_reconcile(schedule: SyncSchedule, slot: ScheduleSlot, *, actor, fingerprint: str) -> bool:
+    """Reconcile the schedule's whole board (no merge: it compares the order tables as they are). A
+    board a run writes to, or a reconcile still reading it, is an overlap: the next slot reconciles."""
+    env = get_sync_config().environment(schedule.environment)
+    if _board_changed(schedule, env, slot, nothing="Nothing was read."):
+        return True
+    run = None
+    active = active_run_for(schedule.environment) or active_reconcile_for(schedule.environment)
+    try:
+        if active is None:
+            run = reconcile_run_create(
+                environment=schedule.environment, scope=Scope(), actor=actor, via="schedule", enqueue=True
+            )
+    except RunBusyError:
+        active = active_run_for(schedule.environment)
+    except (RunRefusedError, PermissionRefusedError) as error:
+        slot.outcome, slot.message = ScheduleSlot.Outcome.REFUSED, str(error)
+        return True
+    if run is None:
+        slot.outcome, slot.run = ScheduleSlot.Outcome.OVERLAP, active
+        slot.message = (
+            f"{f'Run {active.pk}' if active else 'Another run'} was using the {env.label} board, so no reconcile "
+            "was queued. The next slot reconciles the board."
+        )
+        return True
+    slot.outcome, slot.run = ScheduleSlot.Outcome.STARTED, run
+    return True
+
+
 def _schedule_update(schedule: SyncSchedule, **fields) -> None:
     SyncSchedule.objects.filter(pk=schedule.pk).update(**fields)
     for name, value in fields.items():
@@ -472,4 +518,7 @@ def _schedule_update(schedule: SyncSchedule, **fields) -> None:
 
 
 # What each job does at a firing: (schedule, slot, *, actor, fingerprint) -> whether to keep the record.
-SCHEDULE_JOBS: dict[str, Callable[..., bool]] = {SyncSchedule.Job.SYNC: _scheduled_sync}
+SCHEDULE_JOBS: dict[str, Callable[..., bool]] = {
+    SyncSchedule.Job.SYNC: _scheduled_sync,
+    SyncSchedule.Job.RECONCILE: _scheduled_reconcile,
+}

@@ -1,23 +1,20 @@
-"""The sync schedule section of each environment on the Environments page."""
+"""The schedule sections (sync, then reconcile) of each environment on the Environments page."""
 
 from __future__ import annotations
 
 from django import template
 
-from syncapp.permissions import can
-from syncapp.selectors.schedules import schedule_summary
+from syncapp.models import SyncSchedule
+from syncapp.views.schedules import schedule_context
 
 register = template.Library()
 
 
-@register.inclusion_tag("syncapp/schedule_section.html", takes_context=True)
+@register.inclusion_tag("syncapp/schedule_sections.html", takes_context=True)
 def schedule_section(context, env) -> dict:
     request = context["request"]
     return {
-        "env": env,
-        "summary": schedule_summary(env.name),
-        "can_manage": can(request, "switch_environment"),
-        "form": {"mode": "", "cron": ""},
+        "sections": [schedule_context(request, env, job) for job in SyncSchedule.Job.values],
         "request": request,
         "csrf_token": context.get("csrf_token"),
     }

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from syncapp.domain.errors import PermissionRefusedError
 from syncapp.management.run_output import refusals_exit_2
+from syncapp.models import SyncSchedule
 from syncapp.selectors.schedules import schedule_summary
 from syncapp.services.schedules import ScheduleError, schedule_pause, schedule_resume, schedule_set
 from syncapp.sync_config import ENVIRONMENTS
@@ -15,13 +16,20 @@ from syncapp.sync_config import ENVIRONMENTS
 class Command(BaseCommand):
     help = (
         "Show or change an environment's sync schedule: set (a cron expression in the console's TIME_ZONE, or "
-        "--after-refresh), pause, resume. A production schedule needs --confirm with the production board's name "
-        "or id. Exit 2 for bad arguments or a refusal."
+        "--after-refresh), pause, resume. --job reconcile does the same for the reconcile schedule (cron only). "
+        "A production schedule needs --confirm with the production board's name or id. Exit 2 for bad arguments "
+        "or a refusal."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=("show", "set", "pause", "resume"))
         parser.add_argument("--env", required=True, choices=ENVIRONMENTS)
+        parser.add_argument(
+            "--job",
+            default=SyncSchedule.Job.SYNC,
+            choices=SyncSchedule.Job.values,
+            help="sync (merge and sync what is pending; the default) or reconcile (compare the whole board)",
+        )
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--cron", metavar="EXPRESSION", help='five fields, e.g. "5 * * * *" (five past every hour)')
         mode.add_argument(
@@ -36,38 +44,46 @@ class Command(BaseCommand):
             help="the production board's name or id; required to set or resume a production schedule",
         )
 
-    def handle(self, *args, action, env, cron, after_refresh, confirm, **options):
+    def handle(self, *args, action, env, job, cron, after_refresh, confirm, **options):
         if action != "set" and (cron or after_refresh):
             self._refuse(f"--cron and --after-refresh go with set, not with {action}.")
         if action == "set" and not (cron or after_refresh):
+            if job == SyncSchedule.Job.RECONCILE:
+                self._refuse('set --job reconcile needs --cron "<expression>" (e.g. "30 2 * * *", nightly at 02:30).')
             self._refuse('set needs --cron "<expression>" (e.g. "5 * * * *") or --after-refresh.')
         with refusals_exit_2(self):
             try:
                 if action == "set":
                     schedule_set(
-                        environment=env, cron=cron, after_refresh=after_refresh, via="cli", confirm_text=confirm
+                        environment=env,
+                        job=job,
+                        cron=cron,
+                        after_refresh=after_refresh,
+                        via="cli",
+                        confirm_text=confirm,
                     )
                 elif action == "pause":
-                    schedule_pause(environment=env, via="cli")
+                    schedule_pause(environment=env, job=job, via="cli")
                 elif action == "resume":
-                    schedule_resume(environment=env, via="cli", confirm_text=confirm)
+                    schedule_resume(environment=env, job=job, via="cli", confirm_text=confirm)
             except ScheduleError as error:
                 self._refuse(f"--{error.field}: {error}" if error.field == "cron" else str(error))
             except PermissionRefusedError as error:
                 self._refuse(str(error))
-        self._show(env)
+        self._show(env, job)
 
     def _refuse(self, message: str) -> None:
         self.stderr.write(f"error: {message}")
         sys.exit(2)
 
-    def _show(self, env: str) -> None:
-        summary = schedule_summary(env)
+    def _show(self, env: str, job: str) -> None:
+        summary = schedule_summary(env, job)
         schedule = summary.schedule
         if schedule is None:
-            self.stdout.write(f"{env}: no sync schedule (set one with --cron or --after-refresh)")
+            how = "--cron" if job == SyncSchedule.Job.RECONCILE else "--cron or --after-refresh"
+            self.stdout.write(f"{env}: no {job} schedule (set one with {how})")
             return
-        self.stdout.write(f"{env}: sync {schedule.describe()}")
+        self.stdout.write(f"{env}: {job} {schedule.describe()}")
         if summary.next_run:
             what = "next firing" if schedule.mode == schedule.Mode.CRON else "next staging check"
             self.stdout.write(f"  {what}: {timezone.localtime(summary.next_run):%Y-%m-%d %H:%M %Z}")
