@@ -5,19 +5,25 @@ tests/test_alert_delivery.py sends to a real SMTP server and webhook receiver.""
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 from unittest import mock
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from syncapp.domain.scope import Scope
-from syncapp.models import Alert, AlertDelivery, FactOrderList, SyncRun, WorkerHeartbeat
+from syncapp.models import Alert, AlertDelivery, FactOrderList, ItemLink, SyncRun, WorkerHeartbeat
 from syncapp.services.alerts import alerts_evaluate_periodic, alerts_evaluate_run
+from syncapp.services.reconcile import reconcile_run_create, reconcile_run_execute
+from syncapp.services.reconcile_repair import reconcile_repair_create, reconcile_repair_execute
 from syncapp.services.sync import sync_run_create, sync_run_execute
-from tests.alert_helpers import settle
-from tests.sync_helpers import point_at, stage_and_merge, sync
+from syncapp.sync_config import get_sync_config
+from tests.alert_helpers import drain_queue, settle
+from tests.reconcile_helpers import EDITED_ORDER_COLUMN, EDITED_VALUE, graphql
+from tests.sync_helpers import only_po_pending, point_at, stage_and_merge, sync
 
 pytestmark = pytest.mark.django_db
 
@@ -237,3 +243,113 @@ def test_the_periodic_check_sends_deliveries_whose_retry_is_due(db, alerts_by_ma
     changes = alerts_evaluate_periodic()
     assert f"delivery {due.pk} sent" in changes
     assert _subjects() == ["[orderops development] WARNING: Run 9 failed"]
+
+
+# --- reconcile -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def po_on_board(emulator, settings, alerts_by_mail):
+    """PO 4755 (7 order lines) synced to the development board."""
+    point_at(emulator, settings)
+    stage_and_merge(20)
+    only_po_pending("4755")
+    run = sync("development")
+    assert run.created_count == 7 and run.failed_count == 0, run.error_message
+    return emulator
+
+
+def _reconcile(capture, **scope) -> SyncRun:
+    """A reconcile as the CLI runs it; the evaluation its end queues is run as a worker runs it."""
+    run = reconcile_run_create(environment="development", scope=Scope.parse(**scope), via="cli", enqueue=False)
+    with capture(execute=True):
+        run = reconcile_run_execute(run_id=run.pk)
+    assert run.status == "completed", run.error_message
+    assert "syncapp.tasks.alerts.alerts_evaluate_run_task" in settle(capture)
+    return run
+
+
+def test_a_reconcile_with_drift_opens_one_alert_and_a_whole_board_reconcile_in_step_resolves_it(
+    po_on_board, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    env = get_sync_config().environment("development")
+    link = ItemLink.objects.filter(environment="development").order_by("aag_order_number").first()
+    graphql(
+        po_on_board,
+        "mutation ($b: ID!, $i: ID, $v: JSON!) { change_multiple_column_values(board_id: $b, item_id: $i, "
+        "column_values: $v) { id } }",
+        {
+            "b": str(env.items_board_id),
+            "i": str(link.monday_item_id),
+            "v": f'{{"{env.item_columns[EDITED_ORDER_COLUMN]}": "{EDITED_VALUE}"}}',
+        },
+    )
+    drift = _reconcile(capture)
+    alert = Alert.objects.get()
+    assert (alert.key, alert.condition, alert.severity, alert.status, alert.run_id) == (
+        "reconcile_drift:development",
+        "reconcile_drift",
+        "warning",
+        "firing",
+        drift.pk,
+    )
+    assert alert.title == "Reconcile found 1 difference on development"
+    assert f"Reconcile run {drift.pk} found 1 difference between the board and the order tables: 1 value drift." in (
+        alert.message
+    )
+    assert f"http://127.0.0.1:8000/reconcile/{drift.pk}/" in alert.message
+    assert alert.details["findings"]["value_drift"] == 1 and alert.details["run_url"].endswith(
+        f"/reconcile/{drift.pk}/"
+    )
+    assert _subjects() == ["[orderops development] WARNING: Reconcile found 1 difference on development"] * 2
+
+    again = _reconcile(capture)
+    assert Alert.objects.get().last_run_id == again.pk and len(mail.outbox) == 2, "still drifting: no second alert"
+
+    repair = reconcile_repair_create(run_id=again.pk, finding_ids=None, via="cli", enqueue=False)
+    assert reconcile_repair_execute(run_id=repair.pk).status == "completed"
+    _reconcile(capture, pos=["4755"])
+    assert Alert.objects.get().status == "firing", "a reconcile of part of the board does not say the board is clean"
+    clean = _reconcile(capture)
+    alert.refresh_from_db()
+    assert (alert.status, alert.resolved_by_run_id) == ("resolved", clean.pk)
+    assert alert.resolution_title == "Resolved: the development board is in step again"
+    assert _subjects()[2:] == ["[orderops development] Resolved: the development board is in step again"] * 2
+
+
+def test_a_reconcile_in_step_opens_nothing(po_on_board, django_capture_on_commit_callbacks):
+    _reconcile(django_capture_on_commit_callbacks)
+    assert not Alert.objects.exists() and not mail.outbox
+
+
+# --- the alerts check from the host's cron ---------------------------------------------------------
+
+
+def _alerts_check(**options) -> list[str]:
+    out = StringIO()
+    call_command("alerts_check", stdout=out, **options)
+    return out.getvalue().splitlines()
+
+
+def test_the_alerts_check_command_reports_a_silent_worker_without_any_worker(
+    db, alerts_by_mail, settings, django_capture_on_commit_callbacks
+):
+    settings.ORDEROPS_ALERT_WORKER_SILENCE_MINUTES = 10
+    beat = WorkerHeartbeat.objects.create(host="worker-1/orderops", seen_at=timezone.now() - timedelta(minutes=30))
+    with django_capture_on_commit_callbacks(execute=True):
+        lines = _alerts_check()
+    deliveries = list(AlertDelivery.objects.order_by("id"))
+    assert lines == [
+        "opened worker_silent",
+        *(f"delivery {d.pk} to email {d.target}: sent" for d in deliveries),
+    ]
+    assert _subjects() == ["[orderops alerts] CRITICAL: No worker seen for 10 minutes"] * 2
+    assert drain_queue() == ["syncapp.tasks.alerts.alerts_deliver_task"]
+    assert len(mail.outbox) == 2, "the sending queued for a worker finds the messages sent"
+
+    assert _alerts_check() == [], "nothing changed: nothing printed, so cron mails nothing"
+    assert _alerts_check(verbosity=2) == ["alerts check: no change"]
+    WorkerHeartbeat.objects.filter(pk=beat.pk).update(seen_at=timezone.now())
+    assert _alerts_check()[0] == "resolved worker_silent"
+    assert _subjects()[2:] == ["[orderops alerts] Resolved: a worker is running again"] * 2

@@ -136,4 +136,20 @@ class Migration(migrations.Migration):
                 max_length=20,
             ),
         ),
+        migrations.AlterField(
+            model_name="alert",
+            name="condition",
+            field=models.CharField(
+                choices=[
+                    ("run_failed", "run failed"),
+                    ("customer_below", "customer below threshold"),
+                    ("run_stopped_by_limit", "run stopped by monday's limits"),
+                    ("pending_age", "PENDING rows waiting too long"),
+                    ("worker_silent", "no worker seen"),
+                    ("reconcile_drift", "board and database drifted apart"),
+                    ("test", "test alert"),
+                ],
+                max_length=30,
+            ),
+        ),
     ]

@@ -1,5 +1,6 @@
 """Alerts: one row per condition while it holds (a failed run, a customer below its thresholds, a
-limit stop, PENDING rows waiting too long, a silent worker), and one delivery per message and target."""
+limit stop, PENDING rows waiting too long, a silent worker, a reconcile that found drift), and one
+delivery per message and target."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Alert(models.Model):
         RUN_STOPPED_BY_LIMIT = "run_stopped_by_limit", "run stopped by monday's limits"
         PENDING_AGE = "pending_age", "PENDING rows waiting too long"
         WORKER_SILENT = "worker_silent", "no worker seen"
+        RECONCILE_DRIFT = "reconcile_drift", "board and database drifted apart"
         TEST = "test", "test alert"
 
     class Severity(models.TextChoices):

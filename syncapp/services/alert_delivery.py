@@ -202,6 +202,7 @@ def alert_payload(alert: Alert, event: str) -> dict:
         "run_url": details.get("run_url", ""),
         "customers": details.get("customers", []),
         "top_causes": details.get("top_causes", []),
+        "findings": details.get("findings", {}),  # a reconcile's differences per kind
         "alerts_url": details.get("alerts_url", ""),
     }
 

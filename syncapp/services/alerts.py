@@ -13,6 +13,8 @@ Conditions and their stable keys (at most one firing alert per key, a partial un
 - `pending_age:<env>`: PENDING rows of the active environment have waited longer than
   ORDEROPS_ALERT_PENDING_MAX_AGE_MINUTES; resolved when none have.
 - `worker_silent`: no django-q2 worker seen for ORDEROPS_ALERT_WORKER_SILENCE_MINUTES.
+- `reconcile_drift:<env>`: a reconcile (scheduled or not, any scope) completed with findings;
+  resolved by a later reconcile of the whole board that completes in step.
 
 A run's conditions are evaluated by a task queued when it ends (`alerts_enqueue_run`, called by
 the run lifecycle); the last two every minute (`alerts_evaluate_periodic`, a django-q2 schedule,
@@ -43,6 +45,7 @@ from syncapp.selectors.alerts import (
 )
 from syncapp.selectors.environments import active_environment_name
 from syncapp.selectors.health import worker_last_seen
+from syncapp.selectors.reconcile import stored_counts
 from syncapp.services.alert_delivery import alert_deliveries_send, alert_targets, deliveries_create
 from syncapp.services.audit import audit_record
 from syncapp.sync_config import ConfigError, get_sync_config
@@ -209,8 +212,8 @@ def _opened_by(alert: Alert) -> str:
 def alerts_enqueue_run(*, run_id: int, kind: str = SyncRun.Kind.SYNC, dry_run: bool = False) -> None:
     """Called by the run lifecycle as a run ends: evaluate its alerts once it is committed. Never
     raises: an alert that cannot be queued is logged, and the run ends as it would have. Previews
-    and rollbacks bear on no condition, so they queue nothing."""
-    if dry_run or kind not in ALERTED_KINDS:
+    and rollbacks bear on no condition, so they queue nothing; a reconcile (a dry run) does."""
+    if kind != SyncRun.Kind.RECONCILE and (dry_run or kind not in ALERTED_KINDS):
         return
     try:
         transaction.on_commit(lambda: _enqueue_evaluation(run_id), robust=True)
@@ -239,6 +242,8 @@ def _enqueue_evaluation(run_id: int) -> None:
 def alerts_evaluate_run(*, run_id: int) -> list[str]:
     """Open or resolve the alerts a finished run bears on. Idempotent. Returns what changed."""
     run = SyncRun.objects.filter(pk=run_id).first()
+    if run is not None and run.kind == SyncRun.Kind.RECONCILE and run.status == SyncRun.Status.COMPLETED:
+        return [c for c in [_evaluate_reconcile(run)] if c]
     if run is None or run.dry_run or run.kind not in ALERTED_KINDS or run.is_active:
         return []
     env = run.environment
@@ -372,6 +377,43 @@ def _customer_ok_message(alert: Alert, run: SyncRun, name: str, outcome: dict) -
     )
     details = _base_details(run.environment, run) | {"customers": _customers({name: outcome})}
     return title, text, details
+
+
+def _evaluate_reconcile(run: SyncRun) -> str:
+    """Findings open the drift alert; only a whole-board reconcile in step says the board is clean."""
+    key, counts = f"reconcile_drift:{run.environment}", stored_counts(run)
+    total, url = sum(counts.values()), console_url(f"/reconcile/{run.pk}/")
+    details = _base_details(run.environment, run) | {"run_url": url, "findings": counts}
+    if not total:
+        if run.scope:  # a scoped reconcile compared only part of the board
+            return ""
+        text = f"Reconcile run {run.pk} compared the whole board and found it in step with the order tables; "
+        return _resolve(
+            key=key,
+            run=run,
+            message=lambda a: (
+                f"Resolved: the {run.environment} board is in step again",
+                f"{text}the alert {_opened_by(a)} is resolved.\nOpen the reconcile: {url}",
+                details,
+            ),
+        )
+    kinds = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items() if n)
+    found = f"found {total} difference{'s' if total != 1 else ''}"
+    lines = [
+        f"{'Scheduled r' if run.requested_via == 'schedule' else 'R'}econcile run {run.pk} {found} between the "
+        f"board and the order tables: {kinds}.",
+        f"Environment: {_board(run.environment)[0]}",
+        "People changed the board by hand: read the findings, then repair them from the reconcile page.",
+        f"Open the reconcile: {url}",
+    ]
+    return _open(
+        key=key,
+        condition=Alert.Condition.RECONCILE_DRIFT,
+        environment=run.environment,
+        severity=Alert.Severity.WARNING,
+        run=run,
+        message=lambda: (f"Reconcile {found} on {run.environment}", "\n".join(lines), details),
+    )
 
 
 # --- every minute --------------------------------------------------------------------------------
