@@ -1,6 +1,6 @@
 """Django admin: read-mostly views of the order tables and the sync records, the two marking
 actions (through a confirmation page, one bulk UPDATE via `orders_mark`), a view-only audit log,
-and the task queue and user pages for the Admin role."""
+and the task queue, user, API token, schedule and alert pages for the Admin role."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from django_q import admin as q_admin
 from django_q.models import Failure, OrmQ, Schedule, Success
 
 from syncapp.models import (
+    Alert,
+    AlertDelivery,
     ApiCall,
+    ApiToken,
     AuditEntry,
     BoardChange,
     BoardGroup,
@@ -25,10 +28,12 @@ from syncapp.models import (
     LoginFailure,
     OrderLine,
     RowResult,
+    ScheduleSlot,
     StagedOrder,
     StepTick,
     SubitemLink,
     SyncRun,
+    SyncSchedule,
     Walkthrough,
 )
 from syncapp.selectors.environments import active_environment_name
@@ -257,6 +262,71 @@ class StepTickAdmin(ReadOnlyAdmin):
 class LoginFailureAdmin(ReadOnlyAdmin):
     list_display = ("username", "address", "created_at")
     search_fields = ("username",)
+
+
+# --- tokens, schedules and alerts, read-only for the Admin role ---------------------------------
+
+
+class AdminRoleReadOnly(ReadOnlyAdmin):
+    """Records the services write (tokens by `manage.py api_token`, schedules and alerts by their
+    console pages), shown to the Admin role, which has no model permissions for them."""
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_view_permission(request, obj) or is_admin_role(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or is_admin_role(request)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(AdminRoleReadOnly):
+    """Names and dates only: the secret is never stored, and its hash is not shown either."""
+
+    list_display = ("name", "role", "shown_prefix", "created_at", "created_by", "last_used_at", "revoked_at")
+    list_filter = ("role",)
+    search_fields = ("name", "=prefix")
+    fields = ("name", "role", "shown_prefix", "user", "created_by", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+
+    @admin.display(description="Prefix", ordering="prefix")
+    def shown_prefix(self, token: ApiToken) -> str:
+        return f"{token.prefix}…"
+
+
+@admin.register(SyncSchedule)
+class SyncScheduleAdmin(AdminRoleReadOnly):
+    list_display = ("environment", "job", "mode", "cron", "enabled", "confirmed_board_id", "changed_by", "changed_at")
+    list_filter = ("environment", "job", "enabled")
+
+
+@admin.register(ScheduleSlot)
+class ScheduleSlotAdmin(AdminRoleReadOnly):
+    list_display = ("slot", "schedule", "outcome", "run", "finished_at")
+    list_filter = ("outcome", "schedule__job", "schedule__environment")
+    list_select_related = ("schedule",)
+    raw_id_fields = ("schedule", "run")
+    date_hierarchy = "slot"
+
+
+@admin.register(Alert)
+class AlertAdmin(AdminRoleReadOnly):
+    list_display = ("opened_at", "condition", "severity", "status", "environment", "title", "run", "resolved_at")
+    list_select_related = ("run",)
+    list_filter = ("status", "condition", "severity", "environment")
+    search_fields = ("key", "title")
+    raw_id_fields = ("run", "last_run", "resolved_by_run")
+    date_hierarchy = "opened_at"
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(AdminRoleReadOnly):
+    """Webhook targets are kept redacted (their secret is only in the settings)."""
+
+    list_display = ("created_at", "alert", "event", "channel", "target", "status", "attempts", "sent_at")
+    list_filter = ("status", "channel", "event")
+    list_select_related = ("alert",)
+    raw_id_fields = ("alert",)
+    exclude = ("target_hash",)
 
 
 # --- the task queue, for the Admin role ------------------------------------------------------

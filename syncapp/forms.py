@@ -115,6 +115,8 @@ class AuditFilterForm(ListFilterForm):
             ("console", "Console"),
             ("admin", "Django admin"),
             ("cli", "Command line"),
+            ("api", "API (tokens)"),
+            ("schedule", "Scheduler"),
             ("task", "Task"),
         ],
     )

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from django.contrib.admin import helpers
 from django.urls import reverse
+from django.utils import timezone
 
-from syncapp.models import AuditEntry, FactOrderList
+from syncapp.models import Alert, AlertDelivery, AuditEntry, FactOrderList, ScheduleSlot
+from syncapp.services.api_tokens import api_token_create
+from syncapp.services.schedules import schedule_set
 from tests.console_helpers import orders
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +103,33 @@ def test_it_keeps_non_staff_roles_out_of_the_admin(request, data, fixture):
     data = {"action": "mark_completed", helpers.ACTION_CHECKBOX_NAME: _selected(), "index": "0", "confirmed": "yes"}
     client.post(reverse(CHANGELIST), data)
     assert not FactOrderList.objects.filter(sync_state="COMPLETED").exists()
+
+
+def test_it_shows_tokens_schedules_and_alerts_to_admins_read_only(admin_client_, admin_user):
+    new = api_token_create(name="kestra-hourly", role="ops")
+    schedule = schedule_set(environment="development", cron="5 * * * *", actor=admin_user)
+    ScheduleSlot.objects.create(schedule=schedule, slot=timezone.now(), outcome="nothing")
+    alert = Alert.objects.create(key="worker_silent", condition="worker_silent", title="No worker seen", message="m")
+    AlertDelivery.objects.create(
+        alert=alert, event="firing", channel="webhook", target="https://hooks.example.com/…", target_hash="f00d"
+    )
+    pages = {
+        "apitoken": new.token,
+        "syncschedule": schedule,
+        "scheduleslot": None,
+        "alert": alert,
+        "alertdelivery": None,
+    }
+    for model, obj in pages.items():
+        response = admin_client_.get(reverse(f"admin:syncapp_{model}_changelist"))
+        assert response.status_code == 200, model
+        assert admin_client_.get(reverse(f"admin:syncapp_{model}_add")).status_code == 403, model
+        if obj is not None:
+            change = admin_client_.get(reverse(f"admin:syncapp_{model}_change", args=[obj.pk]))
+            assert change.status_code == 200 and 'value="Save"' not in change.content.decode(), model
+    tokens = admin_client_.get(reverse("admin:syncapp_apitoken_changelist")).content.decode()
+    assert "kestra-hourly" in tokens and f"{new.token.prefix}…" in tokens
+    token_page = admin_client_.get(reverse("admin:syncapp_apitoken_change", args=[new.token.pk])).content.decode()
+    for secret in (new.secret, new.token.secret_hash):
+        assert secret not in tokens and secret not in token_page
+    assert "No worker seen" in admin_client_.get(reverse("admin:syncapp_alert_changelist")).content.decode()

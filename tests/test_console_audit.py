@@ -73,3 +73,14 @@ def test_it_filters_by_run_target(ops_client, entries):
 
 def test_it_shows_an_empty_audit_log(ops_client):
     assert "Nothing has been recorded yet" in ops_client.get(reverse("audit_log")).content.decode()
+
+
+def test_it_filters_entries_made_through_the_api_and_by_the_scheduler(ops_client, entries):
+    audit_record(actor=None, via="api", action="sync_start", summary="sync requested by token kestra-hourly")
+    audit_record(actor=None, via="schedule", action="schedule_slot", summary="scheduled sync: nothing pending")
+    for via, expected in (("api", ["sync_start"]), ("schedule", ["schedule_slot"])):
+        response = ops_client.get(reverse("audit_log"), {"via": via})
+        page = response.context["page"].object_list
+        assert [(e.action, e.via) for e in page] == [(a, via) for a in expected]
+    html = ops_client.get(reverse("audit_log")).content.decode()
+    assert '<option value="api">API (tokens)</option>' in html and '<option value="schedule">Scheduler</option>' in html
