@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 
 import requests
 
-from syncapp.models import ItemLink, SubitemLink
+from syncapp.domain.scope import Scope
+from syncapp.models import ItemLink, ReconcileFinding, SubitemLink, SyncRun
 from syncapp.monday.client import API_VERSION
+from syncapp.selectors.reconcile import finding_line
+from syncapp.services.reconcile import reconcile_run_create, reconcile_run_execute
 from syncapp.sync_config import get_sync_config
 
 # The mapped column the value edit changes: a price, as people edit it on the board.
@@ -126,3 +129,15 @@ def six_hand_edits(emulator, environment: str = "development") -> dict[str, Hand
         board_qty=size.qty + QTY_ADDED,
     )
     return edits
+
+
+def assert_no_drift(environment: str = "development", **scope) -> SyncRun:
+    """Reconcile the environment's board (the CLI's path) and assert it finds nothing: the product's
+    own check that the database matches the board, with which the fault and scale runs end."""
+    run = reconcile_run_create(environment=environment, scope=Scope.parse(**scope), via="cli", enqueue=False)
+    run = reconcile_run_execute(run_id=run.pk)
+    assert run.status == SyncRun.Status.COMPLETED, f"reconcile run {run.pk} {run.status}: {run.error_message}"
+    findings = list(ReconcileFinding.objects.filter(run=run).order_by("id"))
+    shown = "\n".join(finding_line(f) for f in findings[:30])
+    assert not findings, f"reconcile run {run.pk} found {len(findings)} difference(s) on {environment}:\n{shown}"
+    return run

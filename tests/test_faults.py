@@ -50,6 +50,7 @@ from tests.board_checks import (
     replayed_keys,
     write_sync_config,
 )
+from tests.reconcile_helpers import assert_no_drift
 from tests.sync_helpers import DEV_ITEMS, DEV_SUBITEMS, point_at, set_staged, stage_and_merge, sync
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -80,36 +81,43 @@ def _fault_report():
         "'duplicates' counts groups, items and sizes the board holds more than once after the run. Lost creates "
         "are looked up on the board by natural key before anything is sent again, so only lost changes are "
         "replayed; 'no replay cache' runs with the emulator's idempotency cache off, and the stale-id run's "
-        "'injected' counts the whole-request 500s monday answered (batch_500 mode).",
+        "'injected' counts the whole-request 500s monday answered (batch_500 mode). Every run ends with a "
+        "reconcile of the board with the faults switched off (`manage.py reconcile_board`'s path); "
+        "'reconcile' is what it found.",
         "",
-        "| fault | injected | requests | retries | replays | waited s | run | rows synced / error | duplicates |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| fault | injected | requests | retries | replays | waited s | run | rows synced / error | duplicates "
+        "| reconcile |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in RESULTS:
         lines.append(
             f"| {r['fault']} | {r['injected']} | {r['requests']} | {r['retries']} | {r['replays']} | "
-            f"{r['waited']} | {r['status']} | {r['synced']} / {r['errors']} | {r['duplicates']} |"
+            f"{r['waited']} | {r['status']} | {r['synced']} / {r['errors']} | {r['duplicates']} | {r['reconcile']} |"
         )
     Path(target).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def record(fault: str, emulator, *runs: SyncRun, injected: int | None = None) -> None:
-    """Keep a fault run's figures for the report; `injected` counts faults not drawn from emulator.faults."""
+    """Keep a fault run's figures for the report; `injected` counts faults not drawn from emulator.faults.
+    The run's last check: with the faults switched off, a reconcile of the board finds no drift."""
     runs = tuple(SyncRun.objects.get(pk=r.pk) for r in runs)
-    RESULTS.append(
-        {
-            "fault": fault,
-            "injected": injected if injected is not None else sum(emulator.faults.injected.values()) or "-",
-            "requests": " + ".join(str(r.requests_count) for r in runs),
-            "retries": " + ".join(str(r.retries_count) for r in runs),
-            "replays": len([e for e in emulator.request_log if e.get("replayed")]),
-            "waited": " + ".join(f"{r.waited_seconds:g}" for r in runs),
-            "status": " then ".join(r.status for r in runs),
-            "synced": FactOrderList.objects.filter(sync_state="SYNCED").count(),
-            "errors": FactOrderList.objects.filter(sync_state="ERROR").count(),
-            "duplicates": board_duplicates(emulator),
-        }
-    )
+    entry = {
+        "fault": fault,
+        "injected": injected if injected is not None else sum(emulator.faults.injected.values()) or "-",
+        "requests": " + ".join(str(r.requests_count) for r in runs),
+        "retries": " + ".join(str(r.retries_count) for r in runs),
+        "replays": len([e for e in emulator.request_log if e.get("replayed")]),
+        "waited": " + ".join(f"{r.waited_seconds:g}" for r in runs),
+        "status": " then ".join(r.status for r in runs),
+        "synced": FactOrderList.objects.filter(sync_state="SYNCED").count(),
+        "errors": FactOrderList.objects.filter(sync_state="ERROR").count(),
+        "duplicates": board_duplicates(emulator),
+    }
+    emulator.faults.clear()
+    reconciled = assert_no_drift("development")
+    requests = reconciled.requests_count
+    entry["reconcile"] = f"0 differences ({requests} request{'s' if requests != 1 else ''})"
+    RESULTS.append(entry)
 
 
 def board_duplicates(emulator) -> int:
@@ -336,6 +344,8 @@ def test_it_retries_a_read_timeout_and_is_answered_from_the_idempotency_cache(or
     sent = _sent_keys(orders)
     assert all(sent.count(k) == 1 for k in _lost_mutation_keys(orders, "delay", creates=True)), "found, not resent"
     assert_consistent(orders)
+    # The final reconcile reads 500-item pages, which take longer than the 1 s timeout above.
+    settings.ORDEROPS_SYNC_CONFIG = write_sync_config(tmp_path / "sync-reconcile.toml", **FAST)
     record("read timeout (mutation applied)", orders, run)
 
 
@@ -706,6 +716,10 @@ def test_the_consistency_check_catches_duplicates_orphans_wrong_sizes_and_claims
             operation="tamper",
             idempotency_scope="test",
         )
+    with pytest.raises(AssertionError) as drift:  # the final reconcile of every fault run sees it too
+        assert_no_drift("development")
+    assert f"DUPLICATE: {row.aag_order_number}" in str(drift.value)
+    assert f"SIZE DRIFT: {row.aag_order_number} size {sub.size_code}" in str(drift.value)
     other = FactOrderList.objects.exclude(pk=row.pk).filter(sync_state="SYNCED").first()
     FactOrderList.objects.filter(pk=other.pk).update(sync_state="CLAIMED", api_status="CLAIMED 99")
     problems = "\n".join(consistency_problems(orders, "development"))

@@ -29,6 +29,7 @@ from syncapp.models import FactOrderList, SyncRun
 from syncapp.services.orders import orders_mark
 from syncapp.services.sync import sync_run_create
 from tests.board_checks import assert_consistent, read_board, write_sync_config
+from tests.reconcile_helpers import assert_no_drift
 from tests.sync_helpers import point_at, stage_and_merge
 from tests.worker_helpers import QCluster, wait_for, worker_environment
 
@@ -150,5 +151,6 @@ def test_two_clusters_on_one_redis_broker_sync_both_environments_at_once(emulato
         synced = FactOrderList.objects.filter(record_uuid__in=rows[name], sync_state="SYNCED").count()
         assert len(board.items) == synced > 100
         assert_consistent(emulator, name, scope=rows[name])
+        assert_no_drift(name)  # the product's own check: a reconcile of the whole board finds nothing
     assert set(FactOrderList.objects.values_list("sync_state", flat=True)) <= {"SYNCED", "COMPLETED"}
     print(f"tasks per cluster: {processed}")
