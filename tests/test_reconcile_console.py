@@ -15,13 +15,13 @@ from django_q.models import OrmQ
 
 from syncapp.domain.errors import PermissionRefusedError
 from syncapp.domain.scope import Scope
-from syncapp.models import AuditEntry, FactOrderList, ReconcileFinding, SyncRun
+from syncapp.models import AuditEntry, FactOrderList, ItemLink, ReconcileFinding, SyncRun
 from syncapp.selectors.reconcile import CSV_HEADER
 from syncapp.services.reconcile import reconcile_run_create, reconcile_run_execute
 from syncapp.services.reconcile_repair import reconcile_repair_execute
 from tests.console_helpers import PROD_BOARD, PROD_BOARD_NAME, make_run
-from tests.reconcile_helpers import EDITED_VALUE, six_hand_edits
-from tests.sync_helpers import point_at, stage_and_merge, sync
+from tests.reconcile_helpers import EDITED_VALUE, graphql, six_hand_edits
+from tests.sync_helpers import DEV_ITEMS, point_at, stage_and_merge, sync
 
 pytestmark = pytest.mark.django_db
 
@@ -126,6 +126,57 @@ def test_it_says_plainly_when_the_board_and_the_database_are_in_step(
     assert "reconcile" in runs
     redirected = ops_client.get(reverse("run_detail", args=[run.pk]))
     assert redirected.status_code == 302 and redirected.url == reverse("reconcile_detail", args=[run.pk])
+
+
+COPY_ARCHIVED = "copy of orderops' item: a repair archives it"
+COPY_LEFT = "a repair leaves it: the line's item was not made by orderops, or is not on the board"
+
+
+def _owner_labels(html: str) -> dict[int, str]:
+    """Finding id -> what its row says under the monday links about whose item it is."""
+    labels = {}
+    for row in html.split('<tr data-testid="finding-')[1:]:
+        pk, rest = row.split('"', 1)
+        marker = 'data-testid="finding-owner">'
+        if marker in rest.split("</tr>", 1)[0]:
+            labels[int(pk)] = rest.split(marker, 1)[1].split("<", 1)[0]
+    return labels
+
+
+def test_it_says_a_copy_of_orderops_item_is_archived_and_who_made_the_other_findings_items(
+    ops_client, edited, django_capture_on_commit_callbacks
+):
+    run = _reconciled(ops_client, django_capture_on_commit_callbacks)
+
+    labels = _owner_labels(_detail(ops_client, run).content.decode())
+    findings = {f.pk: f for f in ReconcileFinding.objects.filter(run=run)}
+    assert set(labels) == set(findings), "every finding of the six edits names its item's maker"
+    copy = next(f for f in findings.values() if f.kind == "duplicate")
+    assert labels.pop(copy.pk) == COPY_ARCHIVED, "a person made the copy, of the item orderops created"
+    assert set(labels.values()) == {"item made by orderops"}
+
+
+def test_it_says_a_copy_of_an_item_a_person_made_is_left_alone(ops_client, synced, django_capture_on_commit_callbacks):
+    # The order line linked to a copy a person made of its item (a lost link found again on the
+    # wrong item): the item orderops created is now the line's second item, and not orderops' to archive.
+    link = ItemLink.objects.filter(environment="development").order_by("aag_order_number").first()
+    made_by_orderops = link.monday_item_id
+    copy = graphql(
+        synced,
+        "mutation ($b: ID!, $i: ID) { duplicate_item(board_id: $b, item_id: $i) { id } }",
+        {"b": DEV_ITEMS, "i": str(made_by_orderops)},
+    )["duplicate_item"]
+    ItemLink.objects.filter(pk=link.pk).update(monday_item_id=int(copy["id"]), created_by_run=None)
+    run = _reconciled(ops_client, django_capture_on_commit_callbacks)
+
+    html = _detail(ops_client, run).content.decode()
+    labels = _owner_labels(html)
+    findings = {f.pk: f for f in ReconcileFinding.objects.filter(run=run)}
+    duplicate = next(f for f in findings.values() if f.kind == "duplicate")
+    assert (duplicate.monday_item_id, duplicate.created_by_orderops) == (made_by_orderops, False)
+    assert labels.pop(duplicate.pk) == COPY_LEFT
+    assert labels and set(labels.values()) == {"item made by a person"}, "the sizes of the line's item, a copy"
+    assert COPY_ARCHIVED not in html and "made by orderops<" not in html
 
 
 def test_it_narrows_the_reconcile_to_a_customer_and_pos(ops_client, edited, django_capture_on_commit_callbacks):

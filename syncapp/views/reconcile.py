@@ -59,7 +59,8 @@ KIND_TEXT = {
     Kind.DUPLICATE: (
         "Duplicate",
         "A second item for one order line.",
-        "A repair archives the copy when orderops made it; a copy a person made is left alone.",
+        "A repair archives the copy (whoever made it) when orderops made the order line's item; a copy of an item "
+        "a person made is left alone.",
     ),
     Kind.VALUE_DRIFT: (
         "Value changed",
