@@ -31,6 +31,8 @@ DEPLOY_SETTINGS = {
     "SECURE_SSL_REDIRECT": True,
     "SESSION_COOKIE_SECURE": True,
     "CSRF_COOKIE_SECURE": True,
+    # Alerts link to the console: production names its address.
+    "ORDEROPS_CONSOLE_URL": "https://orderops.example.com",
 }
 
 
@@ -195,7 +197,8 @@ def test_the_worker_check():
 
 def test_the_deploy_check(settings):
     settings.DEBUG = True
-    _assert_red(_check("deploy_checks"), "security.W018", "Run python manage.py check --deploy")
+    settings.ORDEROPS_CONSOLE_URL = DEPLOY_SETTINGS["ORDEROPS_CONSOLE_URL"]
+    _assert_red(_check("deploy_checks"), "security.W012", "Run python manage.py check --deploy")
     for name, value in DEPLOY_SETTINGS.items():
         setattr(settings, name, value)
     _assert_green(_check("deploy_checks"))

@@ -31,6 +31,8 @@ REVIEWED_NAMES = {
     "syncapp/order_tables.py": {"unique"},
     # The caller passes names quoted with sql_name (see the function's docstring).
     "syncapp/raw_sql.py": {"table_sql", "columns"},
+    # The staging table quoted with sql_name, each column quoted with sql_name, and a constant function name.
+    "syncapp/selectors/staging.py": {"table", "row_text", "SQLITE_HASH_FUNCTION"},
 }
 
 
