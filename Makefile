@@ -50,5 +50,5 @@ test: setup browser sysdeps lint pytest
 # The browser tests write their screenshots to a temporary folder, so `make test` leaves the working
 # tree clean; this target points them at docs/screenshots/ instead. Commit the pictures that changed.
 screenshots: setup browser
-	ORDEROPS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest tests/test_console_browser.py tests/test_runbooks_browser.py -p no:cacheprovider -q
+	ORDEROPS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest tests/test_console_browser.py tests/test_runbooks_browser.py tests/test_reconcile_browser.py -p no:cacheprovider -q
 	@git status --short docs/screenshots/
