@@ -134,15 +134,12 @@ def schedule_set(
         schedule.cron = expression
         schedule.enabled = True
         schedule.confirmed_board_id = confirmed
-        _changed(schedule, actor)
-        _q_schedule_apply(schedule)
-        audit_record(
+        _changed(
+            schedule,
+            env,
             actor=actor,
             via=via,
             action="schedule_set",
-            environment=env.name,
-            target_type="schedule",
-            target_id=schedule.pk,
             summary=f"set the {job} schedule of {env.describe()}: {schedule.describe()} (before: {before})",
             details={"job": job, "mode": schedule.mode, "cron": expression, "confirmed_board_id": confirmed},
         )
@@ -162,15 +159,12 @@ def schedule_pause(
             raise ScheduleError("schedule", f"The {job} schedule of {env.label} is already paused.")
         schedule.enabled = False
         schedule.run_owed = False
-        _changed(schedule, actor)
-        _q_schedule_apply(schedule)
-        audit_record(
+        _changed(
+            schedule,
+            env,
             actor=actor,
             via=via,
             action="schedule_pause",
-            environment=env.name,
-            target_type="schedule",
-            target_id=schedule.pk,
             summary=f"paused the {job} schedule of {env.describe()}: {schedule.describe()}",
             details={"job": job},
         )
@@ -191,15 +185,12 @@ def schedule_resume(
             raise ScheduleError("schedule", f"The {job} schedule of {env.label} is already running.")
         schedule.enabled = True
         schedule.confirmed_board_id = confirmed
-        _changed(schedule, actor)
-        _q_schedule_apply(schedule)
-        audit_record(
+        _changed(
+            schedule,
+            env,
             actor=actor,
             via=via,
             action="schedule_resume",
-            environment=env.name,
-            target_type="schedule",
-            target_id=schedule.pk,
             summary=f"resumed the {job} schedule of {env.describe()}: {schedule.describe()}",
             details={"job": job, "confirmed_board_id": confirmed},
         )
@@ -248,10 +239,24 @@ def _existing(env: EnvironmentConfig, job: str) -> SyncSchedule:
     return schedule
 
 
-def _changed(schedule: SyncSchedule, actor) -> None:
+def _changed(
+    schedule: SyncSchedule, env: EnvironmentConfig, *, actor, via: str, action: str, summary: str, details: dict
+) -> None:
+    """Save a changed schedule, put its django-q2 schedule in step and audit the change."""
     schedule.changed_by = actor if actor is not None and actor.is_authenticated else None
     schedule.changed_at = timezone.now()
     schedule.save()
+    _q_schedule_apply(schedule)
+    audit_record(
+        actor=actor,
+        via=via,
+        action=action,
+        environment=env.name,
+        target_type="schedule",
+        target_id=schedule.pk,
+        summary=summary,
+        details=details,
+    )
 
 
 def _q_schedule_apply(schedule: SyncSchedule) -> None:
