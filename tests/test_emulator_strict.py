@@ -321,6 +321,98 @@ def test_the_ratelimit_headers_carry_three_policies(emulator):
     assert 0 < now["complexityMinute"]["t"] <= 60
 
 
+# --- complexity of nested reads --------------------------------------------------------------------
+
+PAGE = "{ cursor items { id name } }"
+PAGE_WITH_SUBITEMS = "{ cursor items { id name subitems { id } } }"
+
+
+def query_cost(emulator, document: str, variables: dict | None = None) -> int:
+    """What the emulator charged for `document`, which selects `complexity { query }` at its root."""
+    body = post(emulator, document, variables).json()
+    assert "errors" not in body, body
+    return body["data"]["complexity"]["query"]
+
+
+def nested_page(selection: str, *, groups: int | None = None) -> str:
+    """The reconcile's first-page shape: a page of 500 inside boards (inside groups if asked)."""
+    page = f"items_page(limit: 500) {selection}"
+    if groups is not None:
+        ids = ", ".join(f'"g{n}"' for n in range(groups))
+        page = f"groups(ids: [{ids}]) {{ id {page} }}"
+    return f"query {{ boards(ids: [{DEV_ITEMS_BOARD}]) {{ id {page} }} complexity {{ query }} }}"
+
+
+def test_it_charges_a_page_nested_in_boards_like_one_at_the_root(emulator):
+    for name in ("one", "two"):
+        create_item(emulator, name)
+    first = post(emulator, f"query {{ boards(ids: [{DEV_ITEMS_BOARD}]) {{ items_page(limit: 1) {{ cursor }} }} }}")
+    cursor = first.json()["data"]["boards"][0]["items_page"]["cursor"]
+
+    root = query_cost(
+        emulator,
+        f"query ($c: String!) {{ next_items_page(cursor: $c, limit: 500) {PAGE} complexity {{ query }} }}",
+        {"c": cursor},
+    )
+    nested = query_cost(emulator, nested_page(PAGE))
+
+    # 500 x 500 for the page, 10 for its cursor, 500 x (10 + 10) for each item's id and name.
+    assert root == 250_000 + 10 + 500 * 20
+    # The same page inside boards: the board's 1,000 and its id's 10 on top (it used to cost 1,000 in all).
+    assert nested == root + 1_000 + 10
+
+
+def test_it_charges_subitems_per_parent_item(emulator):
+    without = query_cost(emulator, nested_page(PAGE))
+    with_subitems = query_cost(emulator, nested_page(PAGE_WITH_SUBITEMS))
+
+    # Each of the page's 500 items: 500 for its subitem list and 10 for the subitem's id.
+    assert with_subitems - without == 500 * (500 + 10)
+
+
+def test_it_multiplies_a_list_by_the_ids_it_is_asked_for(emulator):
+    one = query_cost(emulator, nested_page('{ items { column_values(ids: ["a"]) { id text } } }'))
+    three = query_cost(emulator, nested_page('{ items { column_values(ids: ["a", "b", "c"]) { id text } } }'))
+
+    assert three - one == 500 * 2 * 20  # two more values, with two fields each, on each of 500 items
+
+
+def test_it_charges_fields_selected_through_fragments(emulator):
+    inline = query_cost(emulator, nested_page(PAGE_WITH_SUBITEMS))
+    spread = query_cost(
+        emulator,
+        nested_page("{ cursor items { ...Read } }") + " fragment Read on Item { id name subitems { ...Sub } }"
+        " fragment Sub on Item { id }",
+    )
+
+    assert spread == inline
+
+
+def test_it_refuses_a_document_over_the_cap_through_nesting(emulator):
+    before = emulator.budget.remaining("dev-token")[0]
+
+    # The board (1,000), its id and its groups list (10 each), then per group its id (10), a page of
+    # 500 (250,000) and the page's 500 ids (5,000): 20 groups are over the cap, 19 are not.
+    refused = post(emulator, nested_page("{ items { id } }", groups=20)).json()
+    answered = query_cost(emulator, nested_page("{ items { id } }", groups=19))
+
+    assert error_codes(refused) == ["ComplexityException"]
+    over = 1_000 + 10 + 10 + 20 * 255_010
+    assert f"complexity of {over}, which exceeds max complexity of 5000000" in refused["errors"][0]["message"]
+    assert "data" not in refused
+    assert answered == 1_000 + 10 + 10 + 19 * 255_010
+    assert emulator.budget.remaining("dev-token")[0] == before - answered  # the refused one cost nothing
+
+
+def test_it_keeps_mutations_flat(emulator):
+    document = (
+        f'mutation {{ m0: create_item(board_id: {DEV_ITEMS_BOARD}, item_name: "x") {{ id '
+        "subitems { id column_values { id text } } column_values { id text } } complexity { query } }"
+    )
+
+    assert query_cost(emulator, document) == 10_000
+
+
 # --- faults and modes -----------------------------------------------------------------------------
 
 

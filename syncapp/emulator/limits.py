@@ -7,16 +7,47 @@ Complexity budget
     `extensions.retry_in_seconds` (seconds until the reset), and nothing is executed.
     A single document above 5,000,000 fails with `ComplexityException`, like monday's per-query cap.
 
-    monday does not publish its cost formula, so the emulator uses a documented flat model:
+    monday does not publish its cost formula. What it does say (rate-limits page,
+    developer.monday.com/api-reference/docs/rate-limits, and its earlier versions): "Complexity levels
+    are calculated based on the query", and "a query for all boards and their items that returns
+    1,000 boards and 1,000 items per board would have a complexity of 1,000,000 (i.e., 1,000 x
+    1,000)"; the support article "API Rate Limits" says "Avoid overly complex or deeply nested
+    queries". So the emulator estimates a document from its text and variables before running it,
+    as standard GraphQL cost analysis does: every field is charged once per object its parent may
+    return, and a list field multiplies its children by the number of objects it may return.
 
-        every mutation field (create_item, create_subitem, create_group,
+        mutation fields (create_item, create_subitem, create_group,
             change_multiple_column_values, move_item_to_group, archive_item,
-            delete_item, delete_group)                                   10,000
-        boards                                                            1,000 per board asked for
-        items                                                               500 per item id asked for
-        items_page_by_column_values, next_items_page, items_page            500 x limit
-        complexity                                                              0
-        anything else                                                          10
+            delete_item, delete_group), flat: what they select is free    10,000 each
+        boards                                                 1,000 per board asked for
+        items (root, or items(ids:) anywhere)                    500 per item asked for
+        items_page_by_column_values, next_items_page, items_page 500 x limit
+            (the page's `items` cost nothing more themselves: the page paid for them)
+        subitems                                                 500 per parent item
+        complexity                                                   0
+        anything else                                               10
+
+        a field's cost is multiplied by the objects its parent may return; its children are
+        multiplied by the objects it may return: boards and items by their ids (else limit, else
+        25), a page's items by the page's limit, any other list by its ids, else its limit, else 25.
+
+    So `next_items_page(limit: 500) { items { id name } }` costs 500 x 500 + 500 x 20 = 260,000, and
+    `boards(ids: [1]) { items_page(limit: 500) { ... } }` costs the board's 1,000 on top of what the
+    same page costs at the root. A document above MAX_QUERY_COMPLEXITY through nesting alone is
+    refused like any other.
+
+    Guesses (monday documents none of these numbers):
+        - the unit costs above; that a list multiplies by what it may return (its ids, counted
+          before its limit as monday's community post "Complexity Field Weights" says), not by
+          what it returns;
+        - a list with neither ids nor a limit (column_values, columns, groups without ids) is taken
+          to return 25 objects, monday's default limit for boards and items;
+        - a subitem list costs like a one-item read per parent item: ITEM_COST per parent, and what
+          it selects is charged as for one subitem per parent. Stricter readings exist: the earlier
+          rate-limits page gives objects queried without limits a default complexity of 1,000, and
+          the community post above reports the fields inside subitems (which take no limit)
+          weighing x 1,000; either would make every page of items with subitems far costlier;
+        - every branch of a fragment is charged (what the document may return).
 
     A 25-mutation batch therefore costs 250,000, so the default budget allows 40 such requests
     (1,000 mutations) a minute.
@@ -52,10 +83,27 @@ import datetime as dt
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from graphql import FieldNode, OperationDefinitionNode, ValueNode, VariableNode, value_from_ast_untyped
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLNamedType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+    is_list_type,
+    is_non_null_type,
+    value_from_ast_untyped,
+)
 
 DEFAULT_BUDGET_PER_MINUTE = 10_000_000
 MAX_QUERY_COMPLEXITY = 5_000_000
@@ -74,6 +122,11 @@ MUTATION_COST = 10_000
 BOARD_COST = 1_000
 ITEM_COST = 500
 OTHER_FIELD_COST = 10
+# Objects a list field is taken to return when it has neither ids nor a limit (monday's default limit
+# for boards and items; a guess for the other lists).
+DEFAULT_LIST_SIZE = 25
+# A subitem list is charged like a one-item read per parent item (a guess: subitems has no limit).
+SUBITEMS_PER_ITEM = 1
 PAGED_FIELDS = frozenset({"items_page_by_column_values", "next_items_page", "items_page"})
 
 
@@ -333,31 +386,140 @@ class IdempotencyCache:
             del self._entries[key]
 
 
-def estimate_complexity(operation: OperationDefinitionNode, variables: Mapping[str, object]) -> int:
-    """Cost of a document under the flat model in this module's docstring."""
-    total = 0
-    for selection in operation.selection_set.selections:
-        if isinstance(selection, FieldNode):
-            total += _field_cost(operation.operation.value, selection, variables)
+def estimate_complexity(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, object],
+) -> int:
+    """Cost of a document under the nested model in this module's docstring, from the document and
+    its variables alone (before anything runs, as monday estimates it)."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    if operation.operation.value == "mutation":
+        # Flat: a mutation field costs MUTATION_COST whatever it selects.
+        total = sum(
+            MUTATION_COST
+            for node in _fields(operation.selection_set, schema.mutation_type, schema, fragments, frozenset())
+            if node[0].name.value != "complexity"
+        )
+    else:
+        walk = _Walk(schema, fragments, variables)
+        total = walk.selection_cost(operation.selection_set, schema.query_type, 1, page_limit=None, seen=frozenset())
     return max(total, 1)
 
 
-def _field_cost(operation_type: str, node: FieldNode, variables: Mapping[str, object]) -> int:
-    name = node.name.value
-    if name == "complexity":
-        return 0
-    if operation_type == "mutation":
-        return MUTATION_COST
-    args = {arg.name.value: _argument(arg.value, variables) for arg in node.arguments or ()}
-    if name == "boards":
-        ids = args.get("ids")
-        return BOARD_COST * (len(ids) if isinstance(ids, list) else int(args.get("limit") or 25))
-    if name == "items":
-        ids = args.get("ids")
-        return ITEM_COST * (len(ids) if isinstance(ids, list) else int(args.get("limit") or 25))
-    if name in PAGED_FIELDS:
-        return ITEM_COST * int(args.get("limit") or 25)
-    return OTHER_FIELD_COST
+class _Walk:
+    """Charges a selection set for `multiplicity` parent objects (the model's rules, recursively)."""
+
+    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode], variables) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def selection_cost(
+        self,
+        selection_set: SelectionSetNode | None,
+        parent_type: GraphQLNamedType | None,
+        multiplicity: int,
+        *,
+        page_limit: int | None,
+        seen: frozenset[str],
+    ) -> int:
+        total = 0
+        for node, node_type, node_seen in _fields(selection_set, parent_type, self.schema, self.fragments, seen):
+            total += self.field_cost(node, node_type, multiplicity, page_limit=page_limit, seen=node_seen)
+        return total
+
+    def field_cost(
+        self,
+        node: FieldNode,
+        parent_type: GraphQLNamedType | None,
+        multiplicity: int,
+        *,
+        page_limit: int | None,
+        seen: frozenset[str],
+    ) -> int:
+        name = node.name.value
+        if name == "complexity":
+            return 0
+        definition = getattr(parent_type, "fields", {}).get(name) if parent_type is not None else None
+        field_type = definition.type if definition is not None else None
+        args = {arg.name.value: _argument(arg.value, self.variables) for arg in node.arguments or ()}
+        child_page_limit = None
+        if name in PAGED_FIELDS:
+            limit = _int(args.get("limit"), DEFAULT_LIST_SIZE)
+            own, returned, child_page_limit = ITEM_COST * limit, 1, limit
+        elif name == "items" and page_limit is not None:
+            own, returned = 0, page_limit  # a page's items: the page already paid ITEM_COST for each
+        elif name == "boards":
+            returned = _count(args, DEFAULT_LIST_SIZE)
+            own = BOARD_COST * returned
+        elif name == "items":
+            returned = _count(args, DEFAULT_LIST_SIZE)
+            own = ITEM_COST * returned
+        elif name == "subitems":
+            own, returned = ITEM_COST, SUBITEMS_PER_ITEM
+        elif field_type is not None and _is_list(field_type):
+            own, returned = OTHER_FIELD_COST, _count(args, DEFAULT_LIST_SIZE)
+        else:
+            own, returned = OTHER_FIELD_COST, 1
+        cost = own * multiplicity
+        if node.selection_set is not None:
+            child_type = get_named_type(field_type) if field_type is not None else None
+            cost += self.selection_cost(
+                node.selection_set, child_type, multiplicity * returned, page_limit=child_page_limit, seen=seen
+            )
+        return cost
+
+
+def _fields(
+    selection_set: SelectionSetNode | None,
+    parent_type: GraphQLNamedType | None,
+    schema: GraphQLSchema,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    seen: frozenset[str],
+) -> Iterator[tuple[FieldNode, GraphQLNamedType | None, frozenset[str]]]:
+    """The fields of a selection set with fragments spread in, each with the type it is selected on.
+
+    Every branch of an inline fragment or spread is charged (what the document may return);
+    `seen` stops a fragment cycle, which validation refuses anyway.
+    """
+    for selection in selection_set.selections if selection_set is not None else ():
+        if isinstance(selection, FieldNode):
+            yield selection, parent_type, seen
+        elif isinstance(selection, InlineFragmentNode):
+            condition = selection.type_condition
+            on = schema.get_type(condition.name.value) if condition is not None else parent_type
+            yield from _fields(selection.selection_set, on, schema, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is None or name in seen:
+                continue
+            on = schema.get_type(fragment.type_condition.name.value)
+            yield from _fields(fragment.selection_set, on, schema, fragments, seen | {name})
+
+
+def _is_list(field_type: GraphQLOutputType) -> bool:
+    return is_list_type(field_type.of_type if is_non_null_type(field_type) else field_type)
+
+
+def _count(args: Mapping[str, object], default: int) -> int:
+    """How many objects a list field may return: its ids first (monday: "IDs are considered before
+    the limit argument"), then its limit, else `default`."""
+    ids = args.get("ids")
+    if isinstance(ids, list):
+        return len(ids)
+    if ids is not None:
+        return 1  # a single id is coerced to a one-element list
+    return _int(args.get("limit"), default)
+
+
+def _int(value: object, default: int) -> int:
+    try:
+        return max(int(value), 0) if value is not None else default
+    except (TypeError, ValueError):
+        return default
 
 
 def _argument(value: ValueNode, variables: Mapping[str, object]) -> object:

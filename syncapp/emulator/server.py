@@ -20,8 +20,10 @@ production token pointed at a development board, or the reverse, fails with
 UserUnauthorizedException the way a token without board access fails at monday.
 
 Guesses: what monday's documentation does not settle, and what the emulator does instead
-    - Read complexity: monday does not publish its cost formula; the flat model in limits.py
-      (10,000 per mutation field, 1,000 per board, 500 per item or page slot, 10 otherwise).
+    - Read complexity: monday does not publish its cost formula; the nested model in limits.py
+      (10,000 per mutation field, flat; in queries 1,000 per board, 500 per item or page slot, 500
+      per parent item for subitems, 10 otherwise, each multiplied by the objects its parent may
+      return; lists without ids or a limit count as 25).
     - New groups are placed at the top of the board unless a relative position is given.
     - The order of the limit checks (IP, then auth, version, concurrency, minute, daily, complexity)
       and that the IP limit is counted per source address before authentication.
@@ -290,7 +292,7 @@ class MondayApi:
 
     def _run(self, token, environment, document: DocumentNode, operation, request: dict) -> ApiResponse:
         variables = request["variables"]
-        cost = limits.estimate_complexity(operation, variables)
+        cost = limits.estimate_complexity(self._schema, document, operation, variables)
         if cost > limits.MAX_QUERY_COMPLEXITY:
             message = f"Query has complexity of {cost}, which exceeds max complexity of {limits.MAX_QUERY_COMPLEXITY}"
             return _json(200, {"errors": [_plain_error(message, "ComplexityException")], "account_id": 1})
