@@ -468,6 +468,26 @@ def test_it_slows_down_before_the_budget_runs_out(emulator):
     assert not any("third" in line for line in emulator.logs), "no internal operation names on the run page"
 
 
+def test_it_waits_when_the_next_page_would_not_fit_though_above_the_margin(emulator):
+    emulator.budget.per_minute = 1_000_000
+    client = emulator.client(throttle_below_fraction=0.10)  # a margin of 100,000
+    page = (
+        f"query {{ boards(ids: [{DEV_ITEMS_BOARD}]) {{ items_page(limit: 400) {{ items {{ id }} }} }} "
+        "complexity { before after query reset_in_x_seconds } }"
+    )
+    emulator.budget.clock = lambda: 0.0
+
+    for _ in range(4):  # 205,000 each: 180,000 left after four, above the margin
+        client.read(page, {}, operation="read_board")
+    assert emulator.sleeps == []
+    emulator.budget.clock = lambda: 60.0  # the window resets while the client waits
+    client.read(page, {}, operation="read_board")  # a fifth page would not fit: it waits first
+
+    assert len(emulator.sleeps) == 1 and 50 <= emulator.sleeps[0] <= 60
+    assert all(entry["status"] == 200 for entry in emulator.request_log)  # never ran into a 429
+    assert client.stats.complexity_used == 5 * 205_000
+
+
 def test_it_gives_up_after_max_retries_with_a_message_to_retry_later(emulator):
     emulator.faults.rates["503"] = 1.0
     client = emulator.client(max_retries=2)

@@ -5,12 +5,14 @@ what it did not find or found changed.
 The read goes through the run's monday client (`monday/factory.monday_client`), so every request is
 in the API log with its complexity, the retries and waits are the client's, and the proactive
 throttle sleeps until the complexity budget resets when the remaining budget falls below
-`throttle_below_fraction` instead of running into 429s.
+`throttle_below_fraction`, or below what the last page cost, instead of running into 429s.
 
 Cost. monday charges a read by what it may return. A page asks for PAGE_LIMIT items (500, the
 largest page `items_page` and `next_items_page` allow) with only the columns a reconcile compares:
 `column_values(ids: [...])` on the item (the mapped columns) and on its subitems (size and qty), no
-updates, assets or other columns. A 7,000-item board is 14 page requests. The cursor of a read lives
+updates, assets or other columns. A 7,000-item board is 14 page requests. The emulator charges such a
+page by all it may return (emulator/limits.py): 500 items, their 43 mapped values and their subitems
+cost about 1,235,000, a quarter of the 5,000,000 cap on one document. The cursor of a read lives
 60 minutes from its first page; a read whose cursor expired (a long wait for the budget) starts
 over once from the first page.
 

@@ -23,7 +23,8 @@ The sync engine talks to monday only through `MondayClient`. Its contract:
   (monday answers a stale item id or a malformed value this way): the batch is split in halves until
   the mutation is alone, and it fails on its own while its batch-mates are sent.
 * Every document reads `complexity`; when the remaining budget drops below
-  `throttle_below_fraction` the client sleeps until the budget resets instead of running into 429s.
+  `throttle_below_fraction`, or below what the last request cost, the client sleeps until the budget
+  resets instead of running into 429s.
   The budget is read from the complexity field, else from the `complexityMinute` policy of the
   `RateLimit` header (which also carries `minuteRate` and `concurrency`).
 * `answered_version` holds the `API-Version` response header of the last answer: which version
@@ -504,14 +505,18 @@ class MondayClient:
         complexity = ((outcome.body or {}).get("data") or {}).get("complexity") or {}
         remaining, reset_in = complexity.get("after"), complexity.get("reset_in_x_seconds")
         self._budget_limit = max(self._budget_limit, int(complexity.get("before") or 0))
-        self.stats.complexity_used += int(complexity.get("query") or 0)
+        cost = int(complexity.get("query") or 0)
+        self.stats.complexity_used += cost
         header_remaining, header_reset, header_limit = responses.rate_limit_headers(outcome.headers)
         self._budget_limit = max(self._budget_limit, header_limit or 0)
         if remaining is None:
             remaining, reset_in = header_remaining, header_reset
         if remaining is None or not self._budget_limit:
             return
-        if remaining < self.throttle_below_fraction * self._budget_limit:
+        # The next request may cost what this one did (a read's pages cost the same, a quarter of an
+        # app token's minute): wait when it would not fit, not only below the margin. 0 turns it off.
+        fraction = self.throttle_below_fraction
+        if fraction > 0 and remaining < max(fraction * self._budget_limit, cost):
             self._throttle_seconds = float(reset_in or 0)
             self._throttle_set_at = time.monotonic()
 
