@@ -198,7 +198,7 @@ def test_the_worker_check():
 def test_the_deploy_check(settings):
     settings.DEBUG = True
     settings.ORDEROPS_CONSOLE_URL = DEPLOY_SETTINGS["ORDEROPS_CONSOLE_URL"]
-    _assert_red(_check("deploy_checks"), "security.W012", "Run python manage.py check --deploy")
+    _assert_red(_check("deploy_checks"), "message(s): security.W004", "Run python manage.py check --deploy")
     for name, value in DEPLOY_SETTINGS.items():
         setattr(settings, name, value)
     _assert_green(_check("deploy_checks"))

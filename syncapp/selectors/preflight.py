@@ -375,11 +375,16 @@ def _check_worker() -> CheckResult:
 
 def _check_deploy() -> CheckResult:
     name = "check --deploy clean"
-    messages = [
-        m
-        for m in django_checks.run_checks(include_deployment_checks=True)
-        if m.level >= django_checks.WARNING and not m.is_silenced()
-    ]
+    # Django runs its checks in no fixed order; the worst and then by id, so the same settings always
+    # read the same.
+    messages = sorted(
+        (
+            m
+            for m in django_checks.run_checks(include_deployment_checks=True)
+            if m.level >= django_checks.WARNING and not m.is_silenced()
+        ),
+        key=lambda m: (-m.level, m.id or ""),
+    )
     if messages:
         shown = "; ".join(f"{m.id}: {str(m.msg).split('. ')[0]}" for m in messages[:4]) + (
             f"; and {len(messages) - 4} more" if len(messages) > 4 else ""
